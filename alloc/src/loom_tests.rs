@@ -1,0 +1,1 @@
+//! loom models of the cross-thread paths (filled in below).
