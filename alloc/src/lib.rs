@@ -58,6 +58,8 @@ pub use stats::ArenaStats;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 /// Compile-time promises: every handle crosses threads.
 #[allow(dead_code)]
