@@ -310,11 +310,13 @@ impl ThreadState {
     }
 }
 
-impl Drop for ThreadState {
-    fn drop(&mut self) {
+impl ThreadState {
+    /// Thread exit: send the batches home, then abandon (or free) the arena.
+    fn exit(&self) {
         let arena = self.arena.get();
         if !arena.is_null() {
-            let batches = self.batches.get_mut();
+            // SAFETY: batches are ours and not borrowed elsewhere.
+            let batches = unsafe { &mut *self.batches.get() };
             // SAFETY: the arena is still installed and alive.
             batches.flush_all(unsafe { &(*arena).stats });
             self.arena.set(ptr::null());
@@ -322,6 +324,18 @@ impl Drop for ThreadState {
             unsafe { ArenaInner::abandon(arena) };
         }
     }
+}
+
+impl Drop for ThreadState {
+    fn drop(&mut self) {
+        self.exit();
+    }
+}
+
+/// Runs the thread-exit path now (loom models: see `loom_tests`).
+#[cfg(all(test, loom))]
+pub(crate) fn exit_thread() {
+    let _ = THREAD.try_with(|ts| ts.exit());
 }
 
 crate::loom::thread_local! {
@@ -352,6 +366,9 @@ struct LocalState {
 
 /// One arena. See the module documentation.
 pub(crate) struct ArenaInner {
+    /// This arena's own address as `Box::into_raw` gave it, with the
+    /// provenance needed to free it; chunk headers store this pointer.
+    this: *const ArenaInner,
     returns: AtomicPtr<BlockMeta>,
     drain_wanted: AtomicBool,
     abandoned_outstanding: AtomicIsize,
@@ -366,7 +383,8 @@ impl ArenaInner {
             id: NEXT_ARENA_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             ..StatsCells::default()
         };
-        Box::into_raw(Box::new(ArenaInner {
+        let raw = Box::into_raw(Box::new(ArenaInner {
+            this: ptr::null(),
             returns: AtomicPtr::new(ptr::null_mut()),
             drain_wanted: AtomicBool::new(false),
             abandoned_outstanding: AtomicIsize::new(0),
@@ -378,7 +396,10 @@ impl ArenaInner {
                 outstanding: 0,
                 chunk_bytes: 0,
             }),
-        }))
+        }));
+        // SAFETY: fresh and not shared yet.
+        unsafe { (*raw).this = raw };
+        raw
     }
 
     pub(crate) fn monitor(&self) -> ArenaMonitor {
@@ -455,7 +476,7 @@ impl ArenaInner {
             return ptr::null_mut();
         }
         let prefault = local.chunks.len() < self.config.prefault_chunks;
-        let Some(chunk) = block::new_chunk(self, class, prefault) else {
+        let Some(chunk) = block::new_chunk(self.this, class, prefault) else {
             return ptr::null_mut();
         };
         local.chunks.push(chunk.base);
@@ -665,11 +686,8 @@ pub(crate) unsafe fn release_block(meta: NonNull<BlockMeta>) {
     let (class, slot) = unsafe { ((*m).class, (*m).slot.get()) };
     if class == HEAP_CLASS {
         if !slot.is_null() {
-            // SAFETY: the meta owned one count on the slot.
-            unsafe {
-                (*m).slot.set(ptr::null());
-                SlotShared::release_ref(slot);
-            }
+            // SAFETY: we own the idle block.
+            unsafe { detach_slot(m, slot) };
         }
         // SAFETY: a heap block with no handle.
         unsafe { block::free_heap_block(meta) };
@@ -680,20 +698,21 @@ pub(crate) unsafe fn release_block(meta: NonNull<BlockMeta>) {
     let done = with_thread(|ts| {
         if ts.arena_ptr() == arena {
             if !slot.is_null() {
-                // SAFETY: the meta owned one count on the slot.
-                unsafe {
-                    (*m).slot.set(ptr::null());
-                    SlotShared::release_ref(slot);
-                }
+                // SAFETY: we own the idle block.
+                unsafe { detach_slot(m, slot) };
             }
             // SAFETY: owner thread, idle block of this arena.
             unsafe { (*arena).free_local(m) };
             return;
         }
-        // SAFETY: we own the block; `arena` is alive while it is out.
-        if !slot.is_null() && unsafe { SlotShared::park_from_drop(slot, m, arena) } {
-            ts.arena().stats.slot_parks.add(1);
-            return;
+        if !slot.is_null() {
+            // SAFETY: we own the block; `arena` is alive while it is out.
+            if unsafe { SlotShared::park_from_drop(slot, m, arena) } {
+                ts.arena().stats.slot_parks.add(1);
+                return;
+            }
+            // SAFETY: the slot is full or closed: the block leaves it.
+            unsafe { detach_slot(m, slot) };
         }
         // SAFETY: batches are ours and not borrowed elsewhere.
         let batches = unsafe { &mut *ts.batches.get() };
@@ -701,12 +720,30 @@ pub(crate) unsafe fn release_block(meta: NonNull<BlockMeta>) {
     });
     if done.is_none() {
         // Thread exit: no batches any more; go home one block at a time.
-        // SAFETY: as above.
-        if !slot.is_null() && unsafe { SlotShared::park_from_drop(slot, m, arena) } {
-            return;
+        if !slot.is_null() {
+            // SAFETY: as above.
+            if unsafe { SlotShared::park_from_drop(slot, m, arena) } {
+                return;
+            }
+            // SAFETY: as above.
+            unsafe { detach_slot(m, slot) };
         }
         // SAFETY: we own the idle block, which keeps its arena alive.
         unsafe { ArenaInner::send_home(arena, m, m, 1) };
+    }
+}
+
+/// Clears an idle block's slot field and drops the count it held.
+///
+/// # Safety
+///
+/// The caller owns the idle block `m`, whose slot field is `slot` (non-null).
+#[inline]
+pub(crate) unsafe fn detach_slot(m: *mut BlockMeta, slot: *const SlotShared) {
+    // SAFETY: per the contract the field and its count are ours.
+    unsafe {
+        (*m).slot.set(ptr::null());
+        SlotShared::release_ref(slot);
     }
 }
 

@@ -311,9 +311,9 @@ impl ReuseSlot {
 unsafe fn release_detached(meta: NonNull<BlockMeta>) {
     // SAFETY: per the contract.
     unsafe {
-        let slot = meta.as_ref().slot.replace(ptr::null());
+        let slot = meta.as_ref().slot.get();
         if !slot.is_null() {
-            SlotShared::release_ref(slot);
+            arena::detach_slot(meta.as_ptr(), slot);
         }
         arena::release_block(meta);
     }

@@ -380,7 +380,9 @@ fn drain_notifier_fires_at_half_the_cap() {
         });
         let cap = 4 * RETURN_BATCH;
         let monitor = Arena::install(ArenaConfig::new().return_cap(cap).drain_notifier(notify)).unwrap();
-        let bufs: Vec<_> = (0..cap + RETURN_BATCH).map(|_| ArenaBytesMut::with_capacity(512)).collect();
+        let bufs: Vec<_> = (0..cap + RETURN_BATCH)
+            .map(|_| ArenaBytesMut::with_capacity(512))
+            .collect();
         thread::spawn(move || drop(bufs)).join().unwrap();
         let stats = monitor.stats();
         assert_eq!(stats.returns_over_cap, RETURN_BATCH as u64);
