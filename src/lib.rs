@@ -11,3 +11,7 @@
 pub use roost_alloc as alloc;
 pub use roost_net as net;
 pub use roost_runtime as runtime;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
