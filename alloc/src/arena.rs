@@ -117,9 +117,13 @@ impl ArenaConfig {
     }
 
     /// The return list's cap, in blocks. When returns in flight reach half of
-    /// it the drain notifier runs (once per crossing) and the owner drains on
-    /// its next allocation; returns beyond the cap are still queued, never
-    /// dropped, and counted in [`ArenaStats::returns_over_cap`].
+    /// it the drain notifier runs (once per crossing), so that an event loop
+    /// can drain early; returns beyond the cap are still queued, never
+    /// dropped, and counted in [`ArenaStats::returns_over_cap`]. Whatever
+    /// happens, the owner drains when a free list runs dry (and on
+    /// [`maintain`](crate::maintain)), and the return list can never hold more
+    /// blocks than the arena has: draining only when needed keeps the free
+    /// lists in LIFO order, which is what makes the local path cache-hot.
     pub fn return_cap(mut self, blocks: usize) -> Self {
         self.return_cap = blocks.max(2);
         self
@@ -435,9 +439,6 @@ impl ArenaInner {
             self.stats.fallback_bytes.add(size as u64);
             return block::heap_block(size);
         };
-        if self.drain_wanted.load(Ordering::Relaxed) {
-            self.drain();
-        }
         let mut meta = self.local().free[class];
         if meta.is_null() {
             meta = self.refill(class);

@@ -67,6 +67,7 @@ impl ArenaBytesMut {
     /// A buffer of at least `capacity` bytes from the current thread's arena.
     /// Never fails for lack of arena memory: beyond the arena's limit, or
     /// above 64 KiB, the block comes from the global allocator (counted).
+    #[inline]
     pub fn with_capacity(capacity: usize) -> Self {
         let meta = arena::alloc_block(capacity);
         // SAFETY: a fresh block with refs == 1.
@@ -92,6 +93,7 @@ impl ArenaBytesMut {
     /// # Safety
     ///
     /// The caller owns the block and has set its `refs` to 1.
+    #[inline]
     pub(crate) unsafe fn from_block(meta: NonNull<BlockMeta>) -> Self {
         // SAFETY: per the contract the meta is live.
         let (ptr, cap) = unsafe { block::block_of(meta.as_ptr()) };
@@ -155,6 +157,7 @@ impl ArenaBytesMut {
     }
 
     /// Appends `data`, moving to a larger block if needed.
+    #[inline]
     pub fn extend_from_slice(&mut self, data: &[u8]) {
         self.reserve(data.len());
         // SAFETY: reserve made room; the regions cannot overlap (ours is unique).
@@ -166,17 +169,29 @@ impl ArenaBytesMut {
 
     /// Makes room for at least `additional` more bytes, moving the contents to
     /// a larger block from the current thread's arena if this one is too small.
+    #[inline]
     pub fn reserve(&mut self, additional: usize) {
         if self.cap - self.len >= additional {
             return;
         }
-        let needed = self.len.checked_add(additional).expect("buffer capacity overflow");
-        let target = needed.max(self.cap.saturating_mul(2));
-        let mut bigger = Self::with_capacity(target);
-        // SAFETY: both windows are valid for `len` bytes and distinct blocks.
-        unsafe { ptr::copy_nonoverlapping(self.ptr.as_ptr(), bigger.ptr.as_ptr(), self.len) };
-        bigger.len = self.len;
-        *self = bigger;
+        // The slow half takes the window by value, not `&mut self`: a handle
+        // whose address escapes into a call lives on the stack in every
+        // caller, and moving it afterwards costs a store-forwarding stall.
+        *self = Self::copied_to_larger(self.ptr, self.len, self.cap, additional);
+    }
+
+    /// The slow half of [`reserve`](Self::reserve): a larger buffer holding a
+    /// copy of the `len` filled bytes at `ptr`.
+    #[cold]
+    #[inline(never)]
+    fn copied_to_larger(ptr: NonNull<u8>, len: usize, cap: usize, additional: usize) -> Self {
+        let needed = len.checked_add(additional).expect("buffer capacity overflow");
+        let mut bigger = Self::with_capacity(needed.max(cap.saturating_mul(2)));
+        // SAFETY: `ptr` is valid for `len` filled bytes (the caller's window),
+        // `bigger` has room for them, and the two blocks are distinct.
+        unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), bigger.ptr.as_ptr(), len) };
+        bigger.len = len;
+        bigger
     }
 
     /// Splits off the first `at` filled bytes into a new handle on the same

@@ -1,1 +1,25 @@
 //! Shared helpers for the roost benchmarks.
+//!
+//! - [`cores`]: the cores this process may run on, read once, and pinning a
+//!   thread to one of them.
+//! - [`memory`]: the process's resident memory, now and at its peak.
+//! - [`handoff`]: a two-thread pipeline that makes items on one pinned core
+//!   and consumes them on another, through a bounded single-producer,
+//!   single-consumer ring, timed end to end.
+//! - [`global_alloc`]: pipeline ends that allocate from and free to any
+//!   `GlobalAlloc`, called directly, and a bare-ring baseline.
+//! - [`samples`]: a log of timed runs, reduced to a median time per operation.
+//! - [`report`]: summary lines that put a subject beside its baselines.
+//!
+//! Platform calls live under `sys/`, one file per mechanism.
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod cores;
+pub mod global_alloc;
+pub mod handoff;
+pub mod memory;
+pub mod report;
+pub mod samples;
+mod sys;
