@@ -44,7 +44,10 @@ fn buffers_cross_both_ways_and_come_home() {
     assert!(a.returns_received > 0);
     assert_eq!(a.returns_received + a.local_frees, a.allocations);
     let b = arena_b.stats();
-    assert!(b.released, "B's arena must be freed once its last block came home: {b:?}");
+    assert!(
+        b.released,
+        "B's arena must be freed once its last block came home: {b:?}"
+    );
 }
 
 #[test]
@@ -95,7 +98,9 @@ fn thread_exit_with_buffers_outstanding_is_safe() {
     let (tx, rx) = mpsc::channel();
     let owner = thread::spawn(move || {
         let monitor = Arena::current();
-        let bufs: Vec<ArenaBytesMut> = (0..1_000).map(|i| ArenaBytesMut::copy_from_slice(&[i as u8; 64])).collect();
+        let bufs: Vec<ArenaBytesMut> = (0..1_000)
+            .map(|i| ArenaBytesMut::copy_from_slice(&[i as u8; 64]))
+            .collect();
         let frozen: Vec<_> = bufs.into_iter().map(|b| b.freeze()).collect();
         tx.send((monitor, frozen)).unwrap();
     });

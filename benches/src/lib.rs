@@ -10,6 +10,7 @@
 //!   `GlobalAlloc`, called directly, and a bare-ring baseline.
 //! - [`samples`]: a log of timed runs, reduced to a median time per operation.
 //! - [`report`]: summary lines that put a subject beside its baselines.
+//! - [`rpc_client`]: a closed-loop RPC load client on mio, with latencies.
 //!
 //! Platform calls live under `sys/`, one file per mechanism.
 #![warn(missing_docs)]
@@ -21,5 +22,6 @@ pub mod global_alloc;
 pub mod handoff;
 pub mod memory;
 pub mod report;
+pub mod rpc_client;
 pub mod samples;
 mod sys;

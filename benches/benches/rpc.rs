@@ -1,0 +1,403 @@
+//! RPC benchmark: closed-loop request/response over loopback, 64-byte
+//! requests and responses, 64 connections, one load client shared by every
+//! server in the same run.
+//!
+//! Servers, all answering each length-prefixed request frame with the same
+//! bytes:
+//!
+//! - `roost`: `examples/rpc.rs` on roost (arena buffers, reuse slots);
+//! - `roost-noarena`: the same code with buffers from the global allocator;
+//! - `tokio-mt`: tokio's multi-thread runtime, one task per connection, one
+//!   buffer per connection reused, `TCP_NODELAY`;
+//! - `tokio-ct`: one tokio current-thread runtime per core, each with its own
+//!   `SO_REUSEPORT` listener.
+//!
+//! And the cross-core case: the request is read on one roost worker, handled
+//! on another (which builds the response and drops the request), and the
+//! response is sent by the first; with and without the arena.
+//!
+//! `cargo bench --bench rpc` runs criterion groups and then interleaved runs
+//! whose medians make the summary; `-- --quick` is the short mode.
+
+#[path = "../../examples/rpc.rs"]
+#[allow(dead_code)]
+mod rpc;
+
+use std::hint::black_box;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion};
+use roost::alloc::ArenaBytesMut;
+use roost::net::{serve, BufferSource, ListenOptions, TcpStream};
+use roost::runtime::Runtime;
+use roost_benches::rpc_client::{RpcClient, RunResult};
+use roost_benches::samples::median;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+const CONNECTIONS: usize = 64;
+const PAYLOAD: usize = 64;
+
+struct Settings {
+    quick: bool,
+    run: Duration,
+    rounds: usize,
+}
+
+fn settings() -> Settings {
+    let quick = std::env::args().any(|a| a == "--quick");
+    if quick {
+        Settings {
+            quick,
+            run: Duration::from_millis(400),
+            rounds: 5,
+        }
+    } else {
+        Settings {
+            quick,
+            run: Duration::from_secs(2),
+            rounds: 9,
+        }
+    }
+}
+
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// The roost servers: plain, no arena, and the two cross-core variants.
+fn start_roost(rt: &Runtime) -> io::Result<[SocketAddr; 4]> {
+    let arena = rt.block_on(rpc::start(rt.handle(), localhost(), ListenOptions::new()))?;
+    let noarena = rt.block_on(rpc::start(
+        rt.handle(),
+        localhost(),
+        ListenOptions::new().buffer_source(BufferSource::Global),
+    ))?;
+    let cross = rt.block_on(start_cross_core(rt, BufferSource::Arena))?;
+    let cross_noarena = rt.block_on(start_cross_core(rt, BufferSource::Global))?;
+    let addrs = [
+        arena.local_addr(),
+        noarena.local_addr(),
+        cross.local_addr(),
+        cross_noarena.local_addr(),
+    ];
+    // The servers run until the process exits.
+    std::mem::forget((arena, noarena, cross, cross_noarena));
+    Ok(addrs)
+}
+
+/// A request and the channel on which to send its response back.
+type Job = (ArenaBytesMut, mpsc::Sender<ArenaBytesMut>);
+
+/// Cross-core server: worker `w` reads requests and hands them to worker
+/// `(w + 1) % n`, which builds the response (and drops the request, on the
+/// "wrong" core); worker `w` sends the response.
+fn start_cross_core(
+    rt: &Runtime,
+    buffers: BufferSource,
+) -> impl std::future::Future<Output = io::Result<roost::net::Server>> + Send {
+    let n = rt.worker_count();
+    // One handler task per worker, fed by a channel.
+    let handlers: Arc<Vec<mpsc::Sender<Job>>> = Arc::new(
+        (0..n)
+            .map(|w| {
+                let (tx, mut rx) = mpsc::channel::<Job>(1024);
+                rt.handle().spawn_on(w, async move {
+                    while let Some((request, reply)) = rx.recv().await {
+                        let mut response = match buffers {
+                            BufferSource::Arena => ArenaBytesMut::with_capacity(request.len()),
+                            BufferSource::Global => ArenaBytesMut::with_capacity_global(request.len()),
+                        };
+                        response.extend_from_slice(&request);
+                        drop(request);
+                        let _ = reply.send(response).await;
+                    }
+                });
+                tx
+            })
+            .collect(),
+    );
+    serve(
+        rt.handle(),
+        localhost(),
+        ListenOptions::new().buffer_source(buffers),
+        move |stream| {
+            let handlers = handlers.clone();
+            async move {
+                let _ = cross_core_connection(stream, handlers).await;
+            }
+        },
+    )
+}
+
+async fn cross_core_connection(stream: TcpStream, handlers: Arc<Vec<mpsc::Sender<Job>>>) -> io::Result<()> {
+    let here = roost::runtime::current_worker().unwrap_or(0);
+    let handler = handlers[(here + 1) % handlers.len()].clone();
+    let (reply_tx, mut reply_rx) = mpsc::channel::<ArenaBytesMut>(1);
+    let mut partial: Option<ArenaBytesMut> = None;
+    while let Some(received) = stream.recv().await? {
+        let mut data = match partial.take() {
+            Some(mut pending) => {
+                pending.extend_from_slice(&received);
+                pending
+            }
+            None => received,
+        };
+        let complete = complete_frames(&data);
+        if complete == 0 {
+            partial = Some(data);
+            continue;
+        }
+        if complete < data.len() {
+            let rest = data.split_off(complete);
+            let mut carried = ArenaBytesMut::with_capacity(rest.len().max(64));
+            carried.extend_from_slice(&rest);
+            partial = Some(carried);
+        }
+        handler
+            .send((data, reply_tx.clone()))
+            .await
+            .map_err(|_| io::Error::other("handler gone"))?;
+        let response = reply_rx.recv().await.ok_or_else(|| io::Error::other("handler gone"))?;
+        stream.send(response).await?;
+    }
+    Ok(())
+}
+
+fn complete_frames(data: &[u8]) -> usize {
+    let mut at = 0;
+    while data.len() - at >= 4 {
+        let len = u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as usize;
+        if data.len() - at < 4 + len {
+            break;
+        }
+        at += 4 + len;
+    }
+    at
+}
+
+/// tokio, as a competent tokio user writes it: one buffer per connection,
+/// reused; responses written straight from it.
+async fn tokio_connection(mut stream: tokio::net::TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut buf = vec![0u8; 4096];
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = stream.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        filled += n;
+        let complete = complete_frames(&buf[..filled]);
+        if complete > 0 {
+            stream.write_all(&buf[..complete]).await?;
+            buf.copy_within(complete..filled, 0);
+            filled -= complete;
+        }
+    }
+}
+
+fn start_tokio_mt(workers: usize) -> io::Result<SocketAddr> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind(localhost()))?;
+    let addr = listener.local_addr()?;
+    rt.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(tokio_connection(stream));
+        }
+    });
+    std::mem::forget(rt);
+    Ok(addr)
+}
+
+fn start_tokio_ct_per_core(workers: usize) -> io::Result<SocketAddr> {
+    let options = ListenOptions::new().reuse_port(true);
+    let first = options.bind_socket(localhost())?;
+    let addr = first.local_addr()?;
+    let mut sockets = vec![first];
+    for _ in 1..workers {
+        sockets.push(options.bind_socket(addr)?);
+    }
+    for (i, socket) in sockets.into_iter().enumerate() {
+        std::thread::Builder::new()
+            .name(format!("tokio-ct-{i}"))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&rt, async move {
+                    let listener = tokio::net::TcpListener::from_std(socket).unwrap();
+                    while let Ok((stream, _)) = listener.accept().await {
+                        tokio::task::spawn_local(tokio_connection(stream));
+                    }
+                });
+            })?;
+    }
+    Ok(addr)
+}
+
+struct Subject {
+    name: &'static str,
+    client: RpcClient,
+}
+
+fn main() {
+    let settings = settings();
+    let workers = workers();
+    println!(
+        "rpc benchmark: {CONNECTIONS} connections, {PAYLOAD} B requests, {workers} server workers per runtime{}",
+        if settings.quick { " (quick)" } else { "" }
+    );
+    let pin = std::env::var("ROOST_RPC_PIN").map_or(true, |v| v != "0");
+    let rt = Runtime::builder()
+        .worker_threads(workers)
+        .pin_workers(pin)
+        .build()
+        .expect("roost runtime");
+    let [roost_addr, noarena_addr, cross_addr, cross_noarena_addr] = start_roost(&rt).expect("roost servers");
+    let tokio_mt = start_tokio_mt(workers).expect("tokio-mt server");
+    let tokio_ct = start_tokio_ct_per_core(workers).expect("tokio-ct servers");
+
+    let connect = |name, addr| Subject {
+        name,
+        client: RpcClient::connect(addr, CONNECTIONS, PAYLOAD).expect("connect"),
+    };
+    let mut rr = vec![
+        connect("roost", roost_addr),
+        connect("roost-noarena", noarena_addr),
+        connect("tokio-mt", tokio_mt),
+        connect("tokio-ct", tokio_ct),
+    ];
+    let mut cross = vec![
+        connect("roost", cross_addr),
+        connect("roost-noarena", cross_noarena_addr),
+    ];
+
+    // `ROOST_RPC_ONLY=name,name` keeps only those servers (for profiling).
+    if let Ok(only) = std::env::var("ROOST_RPC_ONLY") {
+        let keep: Vec<&str> = only.split(',').collect();
+        rr.retain(|s| keep.contains(&s.name));
+        cross.retain(|s| keep.contains(&s.name));
+    }
+
+    // Criterion: time per round trip (all connections busy), side by side.
+    let mut criterion = Criterion::default()
+        .configure_from_args()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(if settings.quick { 200 } else { 1000 }))
+        .measurement_time(Duration::from_millis(if settings.quick { 600 } else { 4000 }));
+    for (group_name, subjects) in [("rr 64 B x 64", &mut rr), ("cross-core 64 B x 64", &mut cross)] {
+        let mut group = criterion.benchmark_group(group_name);
+        for subject in subjects.iter_mut() {
+            group.bench_function(BenchmarkId::from_parameter(subject.name), |b| {
+                b.iter_custom(|iters| {
+                    let result = subject
+                        .client
+                        .run_round_trips(iters.max(CONNECTIONS as u64))
+                        .expect("run");
+                    black_box(result.elapsed.mul_f64(iters as f64 / result.round_trips as f64))
+                })
+            });
+        }
+        group.finish();
+    }
+
+    // Interleaved runs: each round runs every server once, in turn, so that
+    // drifts of the machine hit all of them alike. Medians make the summary.
+    println!();
+    let rr_results = interleaved(&mut rr, &settings);
+    let cross_results = interleaved(&mut cross, &settings);
+    println!();
+    print_table("rr 64 B x 64", &rr_results);
+    print_table("cross-core 64 B x 64", &cross_results);
+    println!();
+    let tps = |results: &[(String, Vec<RunResult>)], name: &str| -> f64 {
+        let runs = &results.iter().find(|(n, _)| n == name).expect("subject").1;
+        median(&mut runs.iter().map(RunResult::throughput).collect::<Vec<_>>()).unwrap_or(0.0)
+    };
+    let (roost, noarena, mt, ct) = (
+        tps(&rr_results, "roost"),
+        tps(&rr_results, "roost-noarena"),
+        tps(&rr_results, "tokio-mt"),
+        tps(&rr_results, "tokio-ct"),
+    );
+    println!(
+        "rr 64 B x 64: roost {roost:.0} | roost-noarena {noarena:.0} | tokio-mt {mt:.0} | tokio-ct {ct:.0} | vs best tokio {:.2}x (vs tokio-mt {:.2}x, vs tokio-ct {:.2}x)",
+        roost / mt.max(ct),
+        roost / mt,
+        roost / ct
+    );
+    let (cross_roost, cross_noarena) = (tps(&cross_results, "roost"), tps(&cross_results, "roost-noarena"));
+    println!(
+        "cross-core 64 B x 64: roost {cross_roost:.0} | roost-noarena {cross_noarena:.0} | vs noarena {:.2}x",
+        cross_roost / cross_noarena
+    );
+    let metrics = rt.handle().metrics();
+    for w in &metrics.workers {
+        if let Some(a) = &w.arena {
+            println!(
+                "roost worker {}: arena allocations {} | slot hits {} | slot parks {} | returns received {} | fallbacks {}",
+                w.index,
+                a.allocations,
+                a.slot_hits,
+                a.slot_parks,
+                a.returns_received,
+                a.fallback_large + a.fallback_limit
+            );
+        }
+    }
+}
+
+fn interleaved(subjects: &mut [Subject], settings: &Settings) -> Vec<(String, Vec<RunResult>)> {
+    let mut results: Vec<(String, Vec<RunResult>)> =
+        subjects.iter().map(|s| (s.name.to_string(), Vec::new())).collect();
+    for round in 0..settings.rounds {
+        // Rotate the order every round.
+        for k in 0..subjects.len() {
+            let i = (k + round) % subjects.len();
+            let result = subjects[i].client.run_for(settings.run).expect("run");
+            results[i].1.push(result);
+        }
+    }
+    results
+}
+
+fn print_table(title: &str, results: &[(String, Vec<RunResult>)]) {
+    println!(
+        "{title}: medians of {} interleaved runs",
+        results.first().map_or(0, |r| r.1.len())
+    );
+    println!(
+        "  {:<14} {:>12} {:>10} {:>10} {:>10}",
+        "server", "round trips/s", "p50 us", "p99 us", "p99.9 us"
+    );
+    for (name, runs) in results {
+        let mut tps: Vec<f64> = runs.iter().map(RunResult::throughput).collect();
+        let mut p50: Vec<f64> = runs.iter().map(|r| r.latency_us(0.5)).collect();
+        let mut p99: Vec<f64> = runs.iter().map(|r| r.latency_us(0.99)).collect();
+        let mut p999: Vec<f64> = runs.iter().map(|r| r.latency_us(0.999)).collect();
+        println!(
+            "  {:<14} {:>12.0} {:>10.1} {:>10.1} {:>10.1}",
+            name,
+            median(&mut tps).unwrap_or(0.0),
+            median(&mut p50).unwrap_or(0.0),
+            median(&mut p99).unwrap_or(0.0),
+            median(&mut p999).unwrap_or(0.0)
+        );
+    }
+}

@@ -1,0 +1,255 @@
+//! `TcpListener`, and the accept loop that survives descriptor exhaustion.
+//!
+//! `accept` retries by itself on errors that concern one connection only
+//! (the peer gave up before we accepted: `ECONNABORTED`, `EPROTO`, ...). On
+//! errors that concern the process or the system (`EMFILE`, `ENFILE`,
+//! `ENOBUFS`, `ENOMEM`) it neither spins nor gives up: it sleeps, doubling
+//! the pause from 1 ms up to [`MAX_ACCEPT_BACKOFF`], and tries again, so a
+//! starved server costs one `accept` call per pause and serves again as soon
+//! as descriptors are free. Readiness is kept across the pause (the kernel
+//! will not report the pending connections again: epoll is edge-triggered).
+
+use std::cell::Cell;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+use roost_runtime::io::Registration;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::{BufferSource, TcpStream};
+
+/// The longest pause of the accept loop while descriptors are exhausted.
+pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How listeners are bound and how their accepted streams are set up.
+///
+/// # Examples
+///
+/// ```
+/// use roost_net::ListenOptions;
+///
+/// let options = ListenOptions::new().backlog(4096).reuse_port(true).nodelay(true);
+/// assert_eq!(options.get_backlog(), 4096);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    backlog: u32,
+    reuse_port: bool,
+    cpu_steering: bool,
+    nodelay: bool,
+    buffers: BufferSource,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ListenOptions {
+    /// Backlog 1024, no `SO_REUSEPORT`, no CPU steering, `TCP_NODELAY` on
+    /// accepted streams, buffers from the arena.
+    pub fn new() -> Self {
+        Self {
+            backlog: 1024,
+            reuse_port: false,
+            cpu_steering: false,
+            nodelay: true,
+            buffers: BufferSource::Arena,
+        }
+    }
+
+    /// The listen backlog.
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// The configured backlog.
+    pub fn get_backlog(&self) -> u32 {
+        self.backlog
+    }
+
+    /// Bind with `SO_REUSEPORT`, so that several listeners (one per worker)
+    /// share the address and the kernel spreads connections over them.
+    pub fn reuse_port(mut self, yes: bool) -> Self {
+        self.reuse_port = yes;
+        self
+    }
+
+    /// For per-core serving (see [`crate::serve`]): attach a reuseport BPF
+    /// program that hands each connection to the listener of the CPU that
+    /// received it (Linux).
+    pub fn cpu_steering(mut self, yes: bool) -> Self {
+        self.cpu_steering = yes;
+        self
+    }
+
+    /// Whether CPU steering is asked for.
+    pub fn get_cpu_steering(&self) -> bool {
+        self.cpu_steering
+    }
+
+    /// `TCP_NODELAY` on accepted streams.
+    pub fn nodelay(mut self, yes: bool) -> Self {
+        self.nodelay = yes;
+        self
+    }
+
+    /// Where accepted streams take their `recv`/`send` buffers.
+    pub fn buffer_source(mut self, source: BufferSource) -> Self {
+        self.buffers = source;
+        self
+    }
+
+    /// Creates, binds and starts listening on a socket (not registered with
+    /// any worker yet): the part of binding that may run on any thread.
+    ///
+    /// # Errors
+    ///
+    /// As `socket`, `bind` (`AddrInUse`, ...) and `listen`.
+    pub fn bind_socket(&self, addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        if self.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(self.backlog.min(i32::MAX as u32) as i32)?;
+        Ok(socket.into())
+    }
+}
+
+/// A TCP listener registered with the current worker.
+pub struct TcpListener {
+    reg: Registration<mio::net::TcpListener>,
+    options: ListenOptions,
+    backoff: Cell<Duration>,
+    starved: Cell<u64>,
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+impl TcpListener {
+    /// Binds `addr` with the default [`ListenOptions`] on the current worker.
+    ///
+    /// # Errors
+    ///
+    /// As [`ListenOptions::bind_socket`]; `Other` off a worker thread.
+    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        Self::bind_with(addr, ListenOptions::new())
+    }
+
+    /// Binds `addr` with `options` on the current worker.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Self::bind).
+    pub fn bind_with(addr: SocketAddr, options: ListenOptions) -> io::Result<Self> {
+        let socket = options.bind_socket(addr)?;
+        Self::from_std_with(socket, options)
+    }
+
+    /// Registers a bound, listening `std` socket with the current worker.
+    ///
+    /// # Errors
+    ///
+    /// `Other` off a worker thread; as `epoll_ctl`.
+    pub fn from_std_with(listener: std::net::TcpListener, options: ListenOptions) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let reg = Registration::with_interest(mio::net::TcpListener::from_std(listener), mio::Interest::READABLE)?;
+        Ok(Self {
+            reg,
+            options,
+            backoff: Cell::new(Duration::ZERO),
+            starved: Cell::new(0),
+        })
+    }
+
+    /// The bound address (with the port the kernel chose for port 0).
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.reg.get_ref().local_addr()
+    }
+
+    /// Times `accept` found the process or the system out of descriptors or
+    /// memory and paused.
+    pub fn starved_count(&self) -> u64 {
+        self.starved.get()
+    }
+
+    /// Accepts a connection, registered with the current worker.
+    ///
+    /// # Errors
+    ///
+    /// Errors other than the per-connection and resource-exhaustion ones,
+    /// which it handles itself (see the module docs).
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        loop {
+            match self.reg.read_io(|l| l.accept()).await {
+                Ok((io, peer)) => {
+                    self.backoff.set(Duration::ZERO);
+                    if self.options.nodelay {
+                        io.set_nodelay(true)?;
+                    }
+                    return Ok((TcpStream::from_mio(io, self.options.buffers)?, peer));
+                }
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) if is_resource_error(&e) => {
+                    self.starved.set(self.starved.get() + 1);
+                    let pause = (self.backoff.get() * 2).clamp(Duration::from_millis(1), MAX_ACCEPT_BACKOFF);
+                    self.backoff.set(pause);
+                    roost_runtime::time::sleep(pause).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.reg.get_ref().as_raw_fd()
+    }
+}
+
+/// Errors about one pending connection: skip it and accept the next.
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::ECONNABORTED
+                | libc::EPROTO
+                | libc::EPERM
+                | libc::ENETDOWN
+                | libc::ENOPROTOOPT
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                | libc::EHOSTUNREACH
+                | libc::EOPNOTSUPP
+                | libc::ENETUNREACH
+                | libc::EINTR
+        )
+    ) || e.kind() == io::ErrorKind::Interrupted
+}
+
+/// Errors about the process or the system: pause, then try again.
+fn is_resource_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}

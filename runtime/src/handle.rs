@@ -1,0 +1,469 @@
+//! `Handle`: a clonable, `Send` door into a runtime, to spawn from any
+//! thread, run a closure on every worker, or block on a future; with the
+//! errors of refused spawns and misused `block_on`.
+//!
+//! # Placement
+//!
+//! `spawn` places round-robin with a per-thread cursor (see
+//! [`Handle::spawn`]); a spawn that lands on the calling worker takes the
+//! local path, any other goes through the target worker's inbox.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::task::{Context, Poll, Wake, Waker};
+
+use crate::context;
+use crate::loom::sync::Arc;
+use crate::loom::thread;
+use crate::metrics::{RuntimeMetrics, WorkerMetrics};
+use crate::runtime::{RuntimeShared, RUNNING};
+use crate::sched::WorkerShared;
+use crate::task::raw;
+use crate::task::state::State;
+use crate::task::{JoinError, JoinHandle};
+
+/// A clonable, `Send` and `Sync` reference to a runtime, to spawn work from
+/// any thread.
+///
+/// # Examples
+///
+/// ```
+/// let rt = roost_runtime::Runtime::builder().worker_threads(2).pin_workers(false).build().unwrap();
+/// let handle = rt.handle().clone();
+/// let task = std::thread::spawn(move || handle.spawn(async { 1 + 1 })).join().unwrap();
+/// assert_eq!(rt.block_on(task).unwrap(), 2);
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<RuntimeShared>,
+}
+
+/// Why a spawn was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// The runtime is shutting down (or gone).
+    Shutdown,
+    /// `spawn_local` outside a worker thread, or `spawn` with no runtime.
+    NoRuntime,
+    /// `spawn_on` with a worker index out of range.
+    NoSuchWorker {
+        /// The index asked for.
+        worker: usize,
+        /// How many workers there are.
+        workers: usize,
+    },
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::Shutdown => f.write_str("the roost runtime is shutting down"),
+            SpawnError::NoRuntime => f.write_str("not on a roost worker thread"),
+            SpawnError::NoSuchWorker { worker, workers } => {
+                write!(
+                    f,
+                    "worker index {worker} out of range (the runtime has {workers} workers)"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+impl From<SpawnError> for io::Error {
+    fn from(e: SpawnError) -> Self {
+        io::Error::other(e)
+    }
+}
+
+/// Why [`Handle::try_block_on`] could not run the future.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BlockOnError {
+    /// Called from a roost worker thread: blocking it would stop every task
+    /// on that worker, including (often) the one being waited for.
+    InsideRuntime,
+    /// The runtime is shutting down: the future was refused or cancelled.
+    Shutdown,
+}
+
+impl fmt::Display for BlockOnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlockOnError::InsideRuntime => f.write_str(
+                "block_on called from a roost worker thread: blocking a worker would deadlock it; \
+                 `.await` the future (or spawn it) instead",
+            ),
+            BlockOnError::Shutdown => f.write_str("block_on: the roost runtime is shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for BlockOnError {}
+
+/// Unparks the thread blocked in `block_on`.
+struct ThreadWaker(thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+std::thread_local! {
+    /// This thread's round-robin cursor for `spawn` (see [`Handle::spawn`]).
+    static NEXT_WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Seeds for threads that are not workers, so that they start apart.
+static CURSOR_SEED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn next_worker(n: usize) -> usize {
+    NEXT_WORKER.with(|c| {
+        let mut v = c.get();
+        if v == usize::MAX {
+            v = crate::current_worker()
+                .map(|w| w + 1)
+                .unwrap_or_else(|| CURSOR_SEED.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        }
+        c.set(v.wrapping_add(1));
+        v % n
+    })
+}
+
+/// A task that was refused: its future is dropped here and its handle
+/// yields a cancelled `JoinError`.
+pub(crate) fn refused<F: Future + 'static>(owner: &Arc<WorkerShared>, future: F) -> JoinHandle<F::Output> {
+    let ptr = raw::allocate(future, owner.clone(), State::new_local());
+    // SAFETY: the task is fresh and never shared: this thread owns it and may
+    // drop its future; then we give up the worker's reference.
+    unsafe {
+        (ptr.as_ref().vtable.poll)(ptr, true);
+        raw::release(ptr);
+        JoinHandle::from_raw(ptr)
+    }
+}
+
+impl Handle {
+    /// The handle of the runtime whose worker is the current thread.
+    ///
+    /// # Panics
+    ///
+    /// Panics off a roost worker thread; see [`try_current`](Self::try_current).
+    pub fn current() -> Handle {
+        Self::try_current().expect("roost_runtime::Handle::current called outside a roost worker thread")
+    }
+
+    /// The current worker's runtime handle, if this thread is a worker.
+    pub fn try_current() -> Option<Handle> {
+        context::with_current(|ctx| ctx.and_then(|c| c.handle.clone()))
+    }
+
+    /// The number of workers.
+    pub fn worker_count(&self) -> usize {
+        self.shared.workers.len()
+    }
+
+    /// Whether shutdown has begun (spawns are refused).
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.state() != RUNNING
+    }
+
+    /// Spawns a `Send` future on a worker chosen round-robin.
+    ///
+    /// Placement is round-robin with a per-thread cursor, not least-loaded:
+    /// it costs no shared write (each spawning thread, worker or not, walks
+    /// the workers from its own starting point), whereas least-loaded would
+    /// read a counter per worker that its owner rewrites constantly, moving
+    /// cache lines across cores on every spawn, and a task count is a poor
+    /// proxy for load anyway. Work that must stay on the current core uses
+    /// [`spawn_local`](crate::spawn_local); work for a given core,
+    /// [`spawn_on`](Self::spawn_on). A spawn that lands on the calling
+    /// worker takes the local path (no inbox).
+    ///
+    /// If the runtime is shutting down, the future is dropped at once and
+    /// the handle yields a cancelled [`JoinError`]; use
+    /// [`try_spawn`](Self::try_spawn) to get the refusal as an error.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let worker = next_worker(self.worker_count());
+        self.spawn_on(worker, future)
+    }
+
+    /// Like [`spawn`](Self::spawn), with the refusal as an error.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Shutdown`] if the runtime is shutting down.
+    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let worker = next_worker(self.worker_count());
+        self.try_spawn_on(worker, future)
+    }
+
+    /// Spawns a `Send` future on worker `worker`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `worker` is out of range.
+    pub fn spawn_on<F>(&self, worker: usize, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.submit(worker, future) {
+            Ok(handle) => handle,
+            Err((SpawnError::NoSuchWorker { worker, workers }, _)) => {
+                panic!("roost_runtime::spawn_on: worker index {worker} out of range ({workers} workers)")
+            }
+            Err((_, refused)) => refused.expect("a refused task has a handle"),
+        }
+    }
+
+    /// Like [`spawn_on`](Self::spawn_on), with refusals as errors.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NoSuchWorker`] or [`SpawnError::Shutdown`].
+    pub fn try_spawn_on<F>(&self, worker: usize, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.submit(worker, future).map_err(|(e, _)| e)
+    }
+
+    /// Places a task; on refusal, the error and (past the range check) a
+    /// cancelled handle.
+    #[allow(clippy::type_complexity)]
+    fn submit<F>(
+        &self,
+        worker: usize,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, (SpawnError, Option<JoinHandle<F::Output>>)>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let workers = self.worker_count();
+        let Some(target) = self.shared.workers.get(worker) else {
+            return Err((SpawnError::NoSuchWorker { worker, workers }, None));
+        };
+        if self.is_shutting_down() {
+            return Err((SpawnError::Shutdown, Some(refused(target, future))));
+        }
+        let mut future = Some(future);
+        let local = context::with_core(|core| {
+            let core = core.filter(|c| Arc::ptr_eq(&c.shared, target))?;
+            Some(core.spawn_local(future.take().expect("future not taken yet")))
+        });
+        match local {
+            Some(Ok(handle)) => return Ok(handle),
+            Some(Err(future)) => return Err((SpawnError::Shutdown, Some(refused(target, future)))),
+            None => {}
+        }
+        let future = future.take().expect("future not taken yet");
+        let ptr = raw::allocate(future, target.clone(), State::new_remote());
+        // SAFETY: a fresh task of `target`, not shared yet.
+        if unsafe { target.push_new(ptr) } {
+            // SAFETY: the join reference of the task we just made.
+            return Ok(unsafe { JoinHandle::from_raw(ptr) });
+        }
+        // The worker is gone: the task was never shared, so we cancel it here.
+        // SAFETY: as in `refused`.
+        let handle = unsafe {
+            (ptr.as_ref().vtable.poll)(ptr, true);
+            raw::release(ptr);
+            JoinHandle::from_raw(ptr)
+        };
+        Err((SpawnError::Shutdown, Some(handle)))
+    }
+
+    /// Runs `f` once on every worker (as a task on each), for per-core setup
+    /// such as binding a `SO_REUSEPORT` listener and spawning its accept loop
+    /// with [`spawn_local`](crate::spawn_local). Returns the handles, by
+    /// worker index.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = roost_runtime::Runtime::builder().worker_threads(2).pin_workers(false).build().unwrap();
+    /// let handles = rt.handle().on_each_worker(|| roost_runtime::current_worker().unwrap());
+    /// let seen = rt.block_on(async move {
+    ///     let mut seen = Vec::new();
+    ///     for h in handles {
+    ///         seen.push(h.await.unwrap());
+    ///     }
+    ///     seen
+    /// });
+    /// assert_eq!(seen, vec![0, 1]);
+    /// ```
+    pub fn on_each_worker<F, R>(&self, f: F) -> Vec<JoinHandle<R>>
+    where
+        F: Fn() -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        let f = Arc::new(f);
+        (0..self.worker_count())
+            .map(|worker| {
+                let f = f.clone();
+                self.spawn_on(worker, async move { f() })
+            })
+            .collect()
+    }
+
+    /// Runs `future` on worker 0 and blocks the calling thread until it
+    /// completes, returning its output.
+    ///
+    /// The future runs as a task on worker 0, so everything a task can do
+    /// (`spawn_local`, timers, I/O registration) works inside it; hence the
+    /// `Send + 'static` bounds. It is meant for the program's entry point
+    /// and for tests.
+    ///
+    /// # Panics
+    ///
+    /// - when called from a roost worker thread (of any runtime): blocking a
+    ///   worker would deadlock it. The message says so; use
+    ///   [`try_block_on`](Self::try_block_on) to get
+    ///   [`BlockOnError::InsideRuntime`] instead;
+    /// - when the runtime is shutting down;
+    /// - when the future panics (its panic is resumed here).
+    pub fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.try_block_on(future) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like [`block_on`](Self::block_on) for a future that is not `Send`:
+    /// `make` is sent to worker 0 and builds the future there, where it
+    /// stays. Use it for an entry point that holds `Rc`s or registrations
+    /// across awaits.
+    ///
+    /// # Panics
+    ///
+    /// As for [`block_on`](Self::block_on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
+    /// let n = rt.block_on_local(|| async {
+    ///     let local = Rc::new(20);
+    ///     roost_runtime::yield_now().await;
+    ///     *local + 1
+    /// });
+    /// assert_eq!(n, 21);
+    /// ```
+    pub fn block_on_local<M, F>(&self, make: M) -> F::Output
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        self.block_on(async move {
+            match crate::spawn_local(make()).await {
+                Ok(v) => v,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => panic!("{}", BlockOnError::Shutdown),
+            }
+        })
+    }
+
+    /// Like [`block_on`](Self::block_on), reporting misuse as an error.
+    ///
+    /// # Errors
+    ///
+    /// [`BlockOnError::InsideRuntime`] on a worker thread (the future is
+    /// dropped, never run), [`BlockOnError::Shutdown`] if the runtime
+    /// refused or cancelled the future.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the future's panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roost_runtime::BlockOnError;
+    ///
+    /// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let inner = rt.block_on(async move { handle.try_block_on(async { 1 }) });
+    /// assert_eq!(inner, Err(BlockOnError::InsideRuntime));
+    /// ```
+    pub fn try_block_on<F>(&self, future: F) -> Result<F::Output, BlockOnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if context::on_worker() {
+            return Err(BlockOnError::InsideRuntime);
+        }
+        let task = self.try_spawn_on(0, future).map_err(|_| BlockOnError::Shutdown)?;
+        match wait_blocking(task) {
+            Ok(v) => Ok(v),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(BlockOnError::Shutdown),
+        }
+    }
+
+    /// A snapshot of every worker's metrics.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics {
+            workers: self
+                .shared
+                .workers
+                .iter()
+                .map(|w| {
+                    let arena = w
+                        .arena
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .as_ref()
+                        .map(|m| m.stats());
+                    WorkerMetrics::read(w.index, &w.metrics, arena)
+                })
+                .collect(),
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("workers", &self.worker_count()).finish()
+    }
+}
+
+/// Parks the calling (non-worker) thread until `task` completes.
+fn wait_blocking<T>(task: JoinHandle<T>) -> Result<T, JoinError> {
+    let waker = Waker::from(std::sync::Arc::new(ThreadWaker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut task = pin!(task);
+    loop {
+        if let Poll::Ready(out) = task.as_mut().poll(&mut cx) {
+            return out;
+        }
+        thread::park();
+    }
+}

@@ -1,0 +1,300 @@
+//! `Registration`: a mio source registered with the current worker.
+
+use std::future::poll_fn;
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use mio::event::Source;
+use mio::{Interest, Token};
+
+use super::{IoDriver, IoState, READ, WRITE};
+use crate::context;
+
+/// A mio source registered with the current worker's reactor: the interface
+/// on which roost-net builds its sockets.
+///
+/// Readiness is tracked per direction, each with one waiter, so one task
+/// can wait to read while another waits to write. The protocol, as with
+/// tokio's `PollEvented`:
+///
+/// 1. wait for readiness ([`poll_read_ready`](Self::poll_read_ready));
+/// 2. try the operation on the source;
+/// 3. if it returns `WouldBlock`, call
+///    [`clear_read_ready`](Self::clear_read_ready) and go back to 1; on any
+///    other result, keep the readiness (edge-triggered epoll will not report
+///    the direction again until it has been drained).
+///
+/// [`poll_read_io`](Self::poll_read_io) and friends run that loop for you.
+///
+/// A registration belongs to the worker that created it (it is neither
+/// `Send` nor `Sync`): thread-per-core sockets stay on their core. To move a
+/// source to another worker, take it back with
+/// [`into_inner`](Self::into_inner), send it, and register it there.
+///
+/// Dropping it deregisters the source (and drops the source).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use roost_runtime::io::Registration;
+///
+/// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
+/// rt.block_on_local(|| async {
+///     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+///     a.set_nonblocking(true).unwrap();
+///     b.set_nonblocking(true).unwrap();
+///     let a = Registration::new(roost_runtime::mio::net::UnixStream::from_std(a)).unwrap();
+///     let b = Registration::new(roost_runtime::mio::net::UnixStream::from_std(b)).unwrap();
+///     let reader = roost_runtime::spawn_local(async move {
+///         let mut buf = [0u8; 5];
+///         let n = b.read_io(|s| (&*s).read(&mut buf)).await.unwrap();
+///         buf[..n].to_vec()
+///     });
+///     a.write_io(|s| (&*s).write(b"hello")).await.unwrap();
+///     assert_eq!(reader.await.unwrap(), b"hello");
+/// });
+/// ```
+///
+/// It never leaves its worker:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<roost_runtime::io::Registration<roost_runtime::mio::net::TcpStream>>();
+/// ```
+pub struct Registration<S: Source> {
+    source: Option<S>,
+    state: Rc<IoState>,
+    driver: Rc<IoDriver>,
+    key: usize,
+}
+
+impl<S: Source> Registration<S> {
+    /// Registers `source` for read and write readiness with the current
+    /// worker.
+    ///
+    /// # Errors
+    ///
+    /// `ErrorKind::Other` if the calling thread is not a roost worker, or
+    /// the error of the underlying `epoll_ctl`.
+    pub fn new(source: S) -> io::Result<Self> {
+        Self::with_interest(source, Interest::READABLE | Interest::WRITABLE)
+    }
+
+    /// Registers `source` with the given interest (see [`new`](Self::new)).
+    ///
+    /// # Errors
+    ///
+    /// As for [`new`](Self::new).
+    pub fn with_interest(mut source: S, interest: Interest) -> io::Result<Self> {
+        let driver = context::with_current(|ctx| ctx.and_then(|c| c.io.clone()))
+            .ok_or_else(|| io::Error::other("roost_runtime::io::Registration created outside a roost worker thread"))?;
+        let state = Rc::new(IoState::new());
+        let key = driver.entries.borrow_mut().insert(state.clone());
+        if let Err(e) = driver.registry.register(&mut source, Token(key), interest) {
+            driver.entries.borrow_mut().remove(key);
+            return Err(e);
+        }
+        Ok(Self {
+            source: Some(source),
+            state,
+            driver,
+            key,
+        })
+    }
+
+    /// The source.
+    pub fn get_ref(&self) -> &S {
+        self.source.as_ref().expect("source present until drop")
+    }
+
+    /// The source, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.source.as_mut().expect("source present until drop")
+    }
+
+    /// Changes the interest.
+    ///
+    /// # Errors
+    ///
+    /// The error of the underlying `epoll_ctl`.
+    pub fn reregister(&mut self, interest: Interest) -> io::Result<()> {
+        let source = self.source.as_mut().expect("source present until drop");
+        self.driver.registry.reregister(source, Token(self.key), interest)
+    }
+
+    /// Deregisters the source and gives it back.
+    ///
+    /// # Errors
+    ///
+    /// The error of the underlying `epoll_ctl`; the source is dropped then.
+    pub fn into_inner(mut self) -> io::Result<S> {
+        let mut source = self.source.take().expect("source present until drop");
+        self.driver.registry.deregister(&mut source)?;
+        Ok(source)
+    }
+
+    fn poll_ready(&self, cx: &mut Context<'_>, bit: u8) -> Poll<io::Result<()>> {
+        if self.state.readiness.get() & bit != 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let slot = if bit == READ {
+            &self.state.reader
+        } else {
+            &self.state.writer
+        };
+        let waker = match slot.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        slot.set(Some(waker));
+        Poll::Pending
+    }
+
+    /// Ready when the source may be readable (or has hit end of stream or an
+    /// error): try the read then. Stores the task's waker otherwise.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(cx, READ)
+    }
+
+    /// Ready when the source may be writable (or closed, or in error).
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(cx, WRITE)
+    }
+
+    /// Forgets read readiness. Call it only after a read returned
+    /// `WouldBlock`.
+    pub fn clear_read_ready(&self) {
+        self.state.readiness.set(self.state.readiness.get() & !READ);
+    }
+
+    /// Forgets write readiness. Call it only after a write returned
+    /// `WouldBlock`.
+    pub fn clear_write_ready(&self) {
+        self.state.readiness.set(self.state.readiness.get() & !WRITE);
+    }
+
+    /// Whether the source is believed readable.
+    pub fn is_read_ready(&self) -> bool {
+        self.state.readiness.get() & READ != 0
+    }
+
+    /// Whether the source is believed writable.
+    pub fn is_write_ready(&self) -> bool {
+        self.state.readiness.get() & WRITE != 0
+    }
+
+    fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        bit: u8,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            match self.poll_ready(cx, bit) {
+                Poll::Ready(Ok(())) => {}
+                other => return other.map(|r| r.map(|()| unreachable!())),
+            }
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.state.readiness.set(self.state.readiness.get() & !bit);
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Runs a read-side operation once the source is readable, retrying
+    /// after each `WouldBlock` (which clears read readiness).
+    pub fn poll_read_io<R>(&self, cx: &mut Context<'_>, op: impl FnMut(&S) -> io::Result<R>) -> Poll<io::Result<R>> {
+        self.poll_io(cx, READ, op)
+    }
+
+    /// Write-side counterpart of [`poll_read_io`](Self::poll_read_io).
+    pub fn poll_write_io<R>(&self, cx: &mut Context<'_>, op: impl FnMut(&S) -> io::Result<R>) -> Poll<io::Result<R>> {
+        self.poll_io(cx, WRITE, op)
+    }
+
+    /// `async` form of [`poll_read_io`](Self::poll_read_io).
+    ///
+    /// # Errors
+    ///
+    /// Whatever `op` returns other than `WouldBlock`.
+    pub async fn read_io<R>(&self, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_read_io(cx, &mut op)).await
+    }
+
+    /// `async` form of [`poll_write_io`](Self::poll_write_io).
+    ///
+    /// # Errors
+    ///
+    /// Whatever `op` returns other than `WouldBlock`.
+    pub async fn write_io<R>(&self, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_write_io(cx, &mut op)).await
+    }
+
+    fn try_io<R>(&self, bit: u8, op: impl FnOnce(&S) -> io::Result<R>) -> io::Result<R> {
+        if self.state.readiness.get() & bit == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let result = op(self.get_ref());
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.state.readiness.set(self.state.readiness.get() & !bit);
+        }
+        result
+    }
+
+    /// Tries a read-side operation now, without waiting: `WouldBlock` if the
+    /// source is not known readable, and clears readiness if `op` reports
+    /// `WouldBlock`.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or whatever `op` returns.
+    pub fn try_read_io<R>(&self, op: impl FnOnce(&S) -> io::Result<R>) -> io::Result<R> {
+        self.try_io(READ, op)
+    }
+
+    /// Write-side counterpart of [`try_read_io`](Self::try_read_io).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or whatever `op` returns.
+    pub fn try_write_io<R>(&self, op: impl FnOnce(&S) -> io::Result<R>) -> io::Result<R> {
+        self.try_io(WRITE, op)
+    }
+
+    /// The index of the worker the source is registered with.
+    pub fn worker(&self) -> usize {
+        crate::current_worker().expect("a registration lives on its worker thread")
+    }
+}
+
+impl<S: Source> Drop for Registration<S> {
+    fn drop(&mut self) {
+        if let Some(mut source) = self.source.take() {
+            let _ = self.driver.registry.deregister(&mut source);
+        }
+        // Wakers are dropped after the borrow ends.
+        let removed: Option<Rc<IoState>> = self.driver.entries.try_borrow_mut().ok().and_then(|mut e| {
+            if e.contains(self.key) {
+                Some(e.remove(self.key))
+            } else {
+                None
+            }
+        });
+        drop(removed);
+        let _: (Option<Waker>, Option<Waker>) = (self.state.reader.take(), self.state.writer.take());
+    }
+}
+
+impl<S: Source + std::fmt::Debug> std::fmt::Debug for Registration<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("source", &self.source)
+            .field("token", &self.key)
+            .field("readiness", &self.state.readiness.get())
+            .finish()
+    }
+}

@@ -1,0 +1,111 @@
+//! Per-worker metrics.
+//!
+//! The worker counts in plain cells on its hot path and publishes them to
+//! these shared cells once per tick (and at exit), so a snapshot may be up to
+//! one tick old. Each shared counter has one writer (its worker), which
+//! stores with `Relaxed`; readers on any thread load with `Relaxed`. Nothing
+//! synchronises through them, so they are plain `core` atomics rather than
+//! the loom shim's.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use roost_alloc::ArenaStats;
+
+/// A counter written by one thread.
+#[derive(Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    pub(crate) fn set(&self, v: u64) {
+        self.0.store(v, Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct WorkerMetricsCells {
+    pub(crate) spawned: Counter,
+    pub(crate) polled: Counter,
+    pub(crate) local_wakes: Counter,
+    pub(crate) remote_wakes: Counter,
+    pub(crate) parks: Counter,
+    pub(crate) ticks: Counter,
+    pub(crate) live_tasks: Counter,
+    pub(crate) timers: Counter,
+    pub(crate) io_sources: Counter,
+}
+
+/// A snapshot of one worker's counters.
+///
+/// # Examples
+///
+/// ```
+/// let rt = roost_runtime::Runtime::builder().worker_threads(2).pin_workers(false).build().unwrap();
+/// rt.block_on(async { roost_runtime::spawn_on(1, async {}).await.unwrap() });
+/// let metrics = rt.handle().metrics();
+/// assert_eq!(metrics.workers.len(), 2);
+/// assert!(metrics.workers.iter().all(|w| w.arena.is_some()));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WorkerMetrics {
+    /// The worker's index.
+    pub index: usize,
+    /// Tasks that started life on this worker (local and remote spawns).
+    pub tasks_spawned: u64,
+    /// Task polls (a cancellation counts as one).
+    pub tasks_polled: u64,
+    /// Tasks alive on the worker (spawned, not yet complete).
+    pub live_tasks: u64,
+    /// Timers pending in the worker's wheel.
+    pub pending_timers: u64,
+    /// Sources registered with the worker's reactor.
+    pub io_sources: u64,
+    /// Wakes from the worker's own thread (run-queue pushes).
+    pub local_wakes: u64,
+    /// Wakes that arrived through the inbox from other threads.
+    pub remote_wakes: u64,
+    /// Times the worker blocked in its poll with nothing to do.
+    pub parks: u64,
+    /// Event-loop ticks (each: inbox, up to the budget of polls, timers,
+    /// arena upkeep, I/O).
+    pub ticks: u64,
+    /// The worker's arena, once it is installed.
+    pub arena: Option<ArenaStats>,
+}
+
+impl WorkerMetrics {
+    pub(crate) fn read(index: usize, cells: &WorkerMetricsCells, arena: Option<ArenaStats>) -> Self {
+        Self {
+            index,
+            tasks_spawned: cells.spawned.get(),
+            tasks_polled: cells.polled.get(),
+            live_tasks: cells.live_tasks.get(),
+            pending_timers: cells.timers.get(),
+            io_sources: cells.io_sources.get(),
+            local_wakes: cells.local_wakes.get(),
+            remote_wakes: cells.remote_wakes.get(),
+            parks: cells.parks.get(),
+            ticks: cells.ticks.get(),
+            arena,
+        }
+    }
+}
+
+/// A snapshot of every worker's metrics.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RuntimeMetrics {
+    /// One entry per worker, by index.
+    pub workers: Vec<WorkerMetrics>,
+}
+
+impl RuntimeMetrics {
+    /// The sum of `f` over every worker.
+    pub fn sum(&self, f: impl Fn(&WorkerMetrics) -> u64) -> u64 {
+        self.workers.iter().map(f).sum()
+    }
+}

@@ -1,0 +1,252 @@
+//! A worker thread: start-up (pin, arena, context), the event loop, exit.
+//!
+//! # The tick
+//!
+//! ```text
+//! loop {
+//!     take the inbox (remote spawns and wakes)
+//!     fire due timers
+//!     poll up to `budget` tasks from the run queue, then send the wakes
+//!       collected for other workers (one batch per worker)
+//!     arena upkeep (flush outgoing return batches, drain the return list)
+//!     publish metrics, check the shutdown state
+//!     if work is left: poll I/O without blocking (only if sources exist)
+//!     else: watch the inbox (and, after 5 µs, the sockets) for up to
+//!           `spin_before_park`, then announce sleep on the inbox and block
+//!           in mio until an event, a timer or an unpark
+//! }
+//! ```
+//!
+//! A task that is always ready runs at most `budget` polls per tick, after
+//! which timers, I/O and the inbox get their turn: it cannot starve them.
+//! The worker blocks only after the inbox's `try_sleep` succeeded, so a push
+//! that races with it either is seen by that `try_sleep` or unparks the
+//! worker (see `sched/inbox.rs`).
+
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Token};
+use roost_alloc::{Arena, ArenaConfig};
+
+use crate::context::{self, Context};
+use crate::handle::Handle;
+use crate::io::IoDriver;
+use crate::loom::sync::mpsc;
+use crate::loom::thread;
+use crate::runtime::{CANCELLING, DRAINING};
+use crate::sched::core::Core;
+use crate::sys::affinity;
+use crate::time::TimerDriver;
+
+/// The token of each worker's `mio::Waker`.
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+pub(crate) struct WorkerConfig {
+    pub(crate) index: usize,
+    pub(crate) name: String,
+    /// The core to pin to, if pinning.
+    pub(crate) core: Option<usize>,
+    pub(crate) arena: ArenaConfig,
+    pub(crate) on_start: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+    pub(crate) on_stop: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+    pub(crate) budget: usize,
+    pub(crate) events_capacity: usize,
+    pub(crate) spin: Duration,
+}
+
+/// Starts worker `config.index`; it reports on `ready` once started.
+pub(crate) fn spawn(
+    config: WorkerConfig,
+    poll: Poll,
+    handle: Handle,
+    ready: mpsc::Sender<io::Result<()>>,
+) -> io::Result<thread::JoinHandle<()>> {
+    thread::Builder::new()
+        .name(config.name.clone())
+        .spawn(move || main(config, poll, handle, ready))
+}
+
+/// Counts the worker as exited however its thread ends.
+struct ExitGuard {
+    handle: Handle,
+    cancelled: usize,
+}
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        self.handle.shared.worker_exited(self.cancelled);
+    }
+}
+
+fn main(config: WorkerConfig, mut poll: Poll, handle: Handle, ready: mpsc::Sender<io::Result<()>>) {
+    let mut guard = ExitGuard {
+        handle: handle.clone(),
+        cancelled: 0,
+    };
+    let shared = handle.shared.workers[config.index].clone();
+    let started = (|| -> io::Result<Context> {
+        if let Some(core) = config.core {
+            affinity::pin_current_thread(core)?;
+        }
+        let notify_target = shared.clone();
+        let arena = config
+            .arena
+            .clone()
+            .flush_on_alloc(false)
+            .drain_notifier(std::sync::Arc::new(move || notify_target.nudge()));
+        let monitor = Arena::install(arena).map_err(io::Error::other)?;
+        *shared.arena.lock().unwrap_or_else(|e| e.into_inner()) = Some(monitor);
+        let registry = poll.registry().try_clone()?;
+        Ok(Context {
+            core: Core::new(shared.clone(), handle.shared.workers.to_vec().into_boxed_slice()),
+            handle: Some(handle.clone()),
+            timers: std::cell::RefCell::new(TimerDriver::new()),
+            io: Some(Rc::new(IoDriver::new(registry))),
+        })
+    })();
+    let ctx = match started {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    context::enter(&ctx, || {
+        if let Some(hook) = &config.on_start {
+            hook();
+        }
+        let _ = ready.send(Ok(()));
+        drop(ready);
+        let mut events = Events::with_capacity(config.events_capacity);
+        run(&ctx, &mut poll, &mut events, &config, &handle);
+        guard.cancelled = ctx.core.shutdown();
+        let metrics = &ctx.core.shared.metrics;
+        metrics.timers.set(ctx.timers.borrow().wheel.len() as u64);
+        metrics.io_sources.set(ctx.io.as_ref().map_or(0, |io| io.len()) as u64);
+        if let Some(hook) = &config.on_stop {
+            hook();
+        }
+    });
+    // Drop the timers and the reactor (and their wakers) outside the context.
+    drop(ctx);
+    drop(poll);
+    roost_alloc::maintain();
+}
+
+fn run(ctx: &Context, poll: &mut Poll, events: &mut Events, config: &WorkerConfig, handle: &Handle) {
+    let budget = config.budget;
+    let core = &ctx.core;
+    let io = ctx.io.as_ref().expect("a worker has a reactor");
+    let runtime = &handle.shared;
+    loop {
+        core.stats.ticks.set(core.stats.ticks.get() + 1);
+        core.drain_inbox();
+        fire_timers(ctx);
+        core.run(budget);
+        roost_alloc::maintain();
+        core.publish_stats();
+        let metrics = &core.shared.metrics;
+        metrics.timers.set(ctx.timers.borrow().wheel.len() as u64);
+        metrics.io_sources.set(io.len() as u64);
+        match runtime.state() {
+            CANCELLING => return,
+            DRAINING if core.live_tasks() == 0 => return,
+            _ => {}
+        }
+        if core.has_runnable() || !core.shared.inbox.is_empty() {
+            if io.has_sources() {
+                poll_io(poll, events, io, Some(Duration::ZERO));
+            }
+        } else if flush_and_spin(core, config.spin, poll, events, io) {
+            // Work arrived while spinning: no sleep, no syscall for anyone.
+        } else if core.shared.inbox.try_sleep() {
+            let timeout = ctx.timers.borrow().timeout(Instant::now());
+            core.stats.parks.set(core.stats.parks.get() + 1);
+            poll_io(poll, events, io, timeout);
+        }
+    }
+}
+
+/// How long an idle worker spins on its inbox without yielding its core.
+const PURE_SPIN: Duration = Duration::from_micros(5);
+
+/// Watches the inbox for up to `limit` before the worker goes to sleep.
+/// Returns whether something arrived.
+///
+/// Sleeping costs a syscall on both sides (the waker's eventfd write, the
+/// worker's epoll return) and a context switch, tens of microseconds on a
+/// small VM; a worker that is idle only between two bursts of messages
+/// saves all of it by watching its inbox for a few microseconds first:
+/// [`PURE_SPIN`] of plain spinning (a reply from a busy peer arrives within
+/// that), then looks separated by `sched_yield`.
+fn flush_and_spin(core: &Core, limit: Duration, poll: &mut Poll, events: &mut Events, io: &IoDriver) -> bool {
+    // Nothing may wait in the outbox while we spin or sleep.
+    core.flush_outbox();
+    spin_for_work(core, limit, poll, events, io)
+}
+
+fn spin_for_work(core: &Core, limit: Duration, poll: &mut Poll, events: &mut Events, io: &IoDriver) -> bool {
+    if limit.is_zero() {
+        return false;
+    }
+    let start = Instant::now();
+    loop {
+        for _ in 0..32 {
+            if !core.shared.inbox.is_empty() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        let spun = start.elapsed();
+        if spun >= limit {
+            return false;
+        }
+        if spun >= PURE_SPIN {
+            // Past the first microseconds, give the core to any other
+            // runnable thread between looks: on a machine with as many
+            // workers as cores, the thread that is about to send us work
+            // may be waiting for this very core.
+            std::thread::yield_now();
+            // And look at the sockets too, so that spinning never delays
+            // I/O by more than one of these rounds.
+            if io.has_sources() {
+                poll_io(poll, events, io, Some(Duration::ZERO));
+                if core.has_runnable() {
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+fn fire_timers(ctx: &Context) {
+    let fired = {
+        let mut timers = ctx.timers.borrow_mut();
+        if timers.wheel.is_empty() {
+            return;
+        }
+        timers.expire(Instant::now())
+    };
+    let mut fired = fired;
+    for waker in fired.drain(..) {
+        waker.wake();
+    }
+    ctx.timers.borrow_mut().recycle(fired);
+}
+
+fn poll_io(poll: &mut Poll, events: &mut Events, io: &IoDriver, timeout: Option<Duration>) {
+    // A timeout that is not a whole number of milliseconds is rounded up by
+    // mio, so a timer is never woken for early.
+    match poll.poll(events, timeout) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => return,
+        Err(e) => panic!("roost worker: epoll_wait failed: {e}"),
+    }
+    for event in events.iter() {
+        if event.token() != WAKER_TOKEN {
+            io.dispatch(event);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Graceful shutdown with 1,000 idle connections completes within its
+//! one-second deadline: every connection task is cancelled and dropped on
+//! its worker, and the workers exit.
+
+#[path = "../examples/echo.rs"]
+#[allow(dead_code)]
+mod echo;
+#[path = "support/net.rs"]
+mod support;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use roost::net::{serve, ListenOptions};
+use support::{eventually, runtime};
+
+#[test]
+fn shutdown_with_a_thousand_idle_connections() {
+    let rt = runtime(2);
+    let server = rt
+        .block_on(serve(
+            rt.handle(),
+            "127.0.0.1:0".parse().unwrap(),
+            ListenOptions::new().backlog(2048),
+            echo::echo,
+        ))
+        .unwrap();
+    let clients: Vec<TcpStream> = (0..1_000)
+        .map(|_| TcpStream::connect(server.local_addr()).unwrap())
+        .collect();
+    eventually("the server holds every connection", || {
+        rt.handle().metrics().sum(|w| w.io_sources) >= 1_000
+    });
+    let report = rt.shutdown_timeout(Duration::from_secs(1));
+    assert_eq!(report.detached_workers, 0, "{report:?}");
+    assert!(report.cancelled_tasks >= 1_000, "{report:?}");
+    // The server side is closed: every client sees EOF (or a reset).
+    for mut c in clients {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 1];
+        match c.read(&mut buf) {
+            Ok(0) => {}
+            Ok(n) => panic!("unexpected {n} bytes"),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+        }
+    }
+}

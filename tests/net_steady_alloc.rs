@@ -1,0 +1,137 @@
+//! Steady-state allocations: with a counting global allocator, 64
+//! connections x 10,000 round trips of 64 B on `examples/rpc.rs`'s server.
+//! After warm-up, the server's worker threads call the global allocator
+//! exactly zero times (counted, not timed).
+
+#[path = "../examples/rpc.rs"]
+#[allow(dead_code)]
+mod rpc;
+#[path = "support/net.rs"]
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use roost::net::ListenOptions;
+use roost::runtime::Runtime;
+
+/// Counts every call made on a thread marked as a server worker.
+struct CountingAllocator;
+
+thread_local! {
+    static ON_SERVER_WORKER: Cell<bool> = const { Cell::new(false) };
+}
+
+static SERVER_CALLS: AtomicU64 = AtomicU64::new(0);
+
+fn count() {
+    if ON_SERVER_WORKER.try_with(Cell::get).unwrap_or(false) {
+        SERVER_CALLS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: forwards every call to the system allocator unchanged.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+const CONNECTIONS: usize = 64;
+const ROUND_TRIPS: usize = 10_000;
+const WARM_UP: usize = 1_000;
+const PAYLOAD: usize = 64;
+
+#[test]
+fn no_global_allocation_per_round_trip_on_the_server() {
+    let rt = Runtime::builder()
+        .worker_threads(2)
+        .pin_workers(false)
+        .on_thread_start(|| ON_SERVER_WORKER.with(|c| c.set(true)))
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(rpc::start(
+            rt.handle(),
+            "127.0.0.1:0".parse().unwrap(),
+            ListenOptions::new(),
+        ))
+        .unwrap();
+    let addr = server.local_addr();
+    let warmed = Arc::new(Barrier::new(CONNECTIONS + 1));
+    let measured = Arc::new(Barrier::new(CONNECTIONS + 1));
+    // Connections close only after the count is read: closing frees
+    // per-connection state, which is not a per-round-trip cost.
+    let finished = Arc::new(Barrier::new(CONNECTIONS + 1));
+    let closing = Arc::new(Barrier::new(CONNECTIONS + 1));
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|i| {
+            let (warmed, measured) = (warmed.clone(), measured.clone());
+            let (finished, closing) = (finished.clone(), closing.clone());
+            thread::spawn(move || {
+                let mut c = TcpStream::connect(addr).unwrap();
+                c.set_nodelay(true).unwrap();
+                let mut frame = [0u8; 4 + PAYLOAD];
+                frame[..4].copy_from_slice(&(PAYLOAD as u32).to_be_bytes());
+                let mut reply = [0u8; 4 + PAYLOAD];
+                for round in 0..ROUND_TRIPS {
+                    if round == WARM_UP {
+                        warmed.wait();
+                        measured.wait();
+                    }
+                    frame[4..].fill((round + i) as u8);
+                    c.write_all(&frame).unwrap();
+                    c.read_exact(&mut reply).unwrap();
+                    assert_eq!(reply, frame);
+                }
+                finished.wait();
+                closing.wait();
+            })
+        })
+        .collect();
+    warmed.wait();
+    let before = SERVER_CALLS.load(Ordering::Relaxed);
+    measured.wait();
+    finished.wait();
+    let after = SERVER_CALLS.load(Ordering::Relaxed);
+    closing.wait();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let per_round_trip = (after - before) as f64 / (CONNECTIONS * (ROUND_TRIPS - WARM_UP)) as f64;
+    assert_eq!(
+        after - before,
+        0,
+        "the server called the global allocator {} times in {} round trips ({per_round_trip} per round trip)",
+        after - before,
+        CONNECTIONS * (ROUND_TRIPS - WARM_UP)
+    );
+}

@@ -1,0 +1,137 @@
+//! A storm of cross-worker wakes: one million of them, none lost.
+//!
+//! A lost wake-up shows up as a hang, which the watchdog turns into a
+//! failure.
+
+#[path = "support/rt.rs"]
+mod support;
+
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+/// 100 pairs of tasks, one on each worker, ping-pong 5,000 times: every
+/// round trip is two cross-worker wakes that the next step depends on, so
+/// one million wakes in all, each of which must arrive.
+#[test]
+fn million_cross_worker_ping_pong_wakes() {
+    const PAIRS: usize = 100;
+    const ROUND_TRIPS: usize = 5_000;
+    let rt = support::runtime(2);
+    let handle = rt.handle().clone();
+    let trips = support::watchdog(Duration::from_secs(60), "ping-pong wake storm", move || {
+        handle.block_on(async {
+            let mut tasks = Vec::new();
+            for _ in 0..PAIRS {
+                let ping = support::Signal::new();
+                let pong = support::Signal::new();
+                let (ping2, pong2) = (ping.clone(), pong.clone());
+                tasks.push(roost_runtime::spawn_on(1, async move {
+                    for _ in 0..ROUND_TRIPS {
+                        ping2.wait().await;
+                        pong2.raise();
+                    }
+                }));
+                tasks.push(roost_runtime::spawn_on(0, async move {
+                    for _ in 0..ROUND_TRIPS {
+                        ping.raise();
+                        pong.wait().await;
+                    }
+                }));
+            }
+            for t in &mut tasks {
+                t.await.unwrap();
+            }
+            PAIRS * ROUND_TRIPS
+        })
+    });
+    assert_eq!(trips, PAIRS * ROUND_TRIPS);
+    let m = rt.handle().metrics();
+    // Each cross-worker wake arrives through an inbox, at most once per
+    // wake issued: the ping-pong's million, plus the join handles that wake
+    // the block_on task (wakes that find a task already notified coalesce).
+    let remote = m.sum(|w| w.remote_wakes);
+    let issued = (2 * PAIRS * ROUND_TRIPS + 2 * PAIRS) as u64;
+    assert!(
+        remote > 0 && remote <= issued,
+        "{remote} remote wakes for {issued} issued"
+    );
+}
+
+/// Four threads (two plain threads and a task on each worker) hammer one
+/// task with 250,000 wakes each, bumping a counter before every wake. The
+/// task sleeps until it has seen the final count: if the last wake were
+/// lost, it would never get there.
+#[test]
+fn million_wakes_from_everywhere_into_one_task() {
+    const PER_SOURCE: u64 = 250_000;
+    const SOURCES: u64 = 4;
+    let rt = support::runtime(2);
+    let handle = rt.handle().clone();
+    let (polls, wakes_seen) = support::watchdog(Duration::from_secs(60), "wake storm", move || {
+        let counter = Arc::new(AtomicU64::new(0));
+        let slot: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
+        let registered = support::Signal::new();
+        let (c, s, r) = (counter.clone(), slot.clone(), registered.clone());
+        let target = handle.spawn_on(1, async move {
+            let mut polls = 0u64;
+            poll_fn(|cx| {
+                polls += 1;
+                *s.lock().unwrap() = Some(cx.waker().clone());
+                r.raise();
+                if c.load(Ordering::Acquire) == PER_SOURCE * SOURCES {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+            polls
+        });
+        let waker = handle.block_on({
+            let registered = registered.clone();
+            let slot = slot.clone();
+            async move {
+                registered.wait().await;
+                let waker = slot.lock().unwrap().clone().unwrap();
+                waker
+            }
+        });
+        let hammer = {
+            let counter = counter.clone();
+            move |waker: Waker| {
+                for _ in 0..PER_SOURCE {
+                    counter.fetch_add(1, Ordering::Release);
+                    waker.wake_by_ref();
+                }
+            }
+        };
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (h, w) = (hammer.clone(), waker.clone());
+                std::thread::spawn(move || h(w))
+            })
+            .collect();
+        let in_runtime: Vec<_> = (0..2)
+            .map(|worker| {
+                let (h, w) = (hammer.clone(), waker.clone());
+                handle.spawn_on(worker, async move { h(w) })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let polls = handle.block_on(async move {
+            for t in in_runtime {
+                t.await.unwrap();
+            }
+            target.await.unwrap()
+        });
+        (polls, counter.load(Ordering::SeqCst))
+    });
+    assert_eq!(wakes_seen, PER_SOURCE * SOURCES);
+    // Wakes while the task is already scheduled coalesce into one poll.
+    assert!((2..=PER_SOURCE * SOURCES + 1).contains(&polls), "{polls} polls");
+}

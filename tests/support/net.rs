@@ -1,0 +1,110 @@
+//! Helpers for the roost-net integration tests: runtimes, seeded data,
+//! descriptor counts and child processes.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use roost::runtime::Runtime;
+
+/// A runtime with `workers` unpinned workers (tests share the machine).
+pub fn runtime(workers: usize) -> Runtime {
+    Runtime::builder()
+        .worker_threads(workers)
+        .pin_workers(false)
+        .build()
+        .expect("runtime")
+}
+
+/// Runs a future that need not be `Send` (it holds streams) on worker 0 and
+/// waits for its output.
+pub fn run_local<F, Fut>(rt: &Runtime, make: F) -> Fut::Output
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    let result = rt.block_on(async move { roost::runtime::spawn_local(make()).await });
+    match result {
+        Ok(output) => output,
+        Err(e) if e.is_panic() => {
+            let payload = e.into_panic();
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("the test task panicked: {message}")
+        }
+        Err(e) => panic!("the test task failed: {e}"),
+    }
+}
+
+/// A fast, seeded pseudo-random generator (xorshift64*), the same on the
+/// writing and the checking side.
+#[derive(Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+    }
+}
+
+/// The bytes of a seeded stream, produced in order across calls.
+pub struct ByteStream {
+    rng: Rng,
+    word: [u8; 8],
+    used: usize,
+}
+
+impl ByteStream {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: Rng::new(seed),
+            word: [0; 8],
+            used: 8,
+        }
+    }
+
+    pub fn fill(&mut self, out: &mut [u8]) {
+        for b in out {
+            if self.used == 8 {
+                self.word = self.rng.next_u64().to_le_bytes();
+                self.used = 0;
+            }
+            *b = self.word[self.used];
+            self.used += 1;
+        }
+    }
+}
+
+/// Open descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+}
+
+/// Polls `check` until it returns true; panics with `what` if that takes
+/// longer than a generous bound (a hang, not a slow machine).
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < deadline, "gave up waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
