@@ -264,11 +264,12 @@ fn main() {
         if settings.quick { " (quick)" } else { "" }
     );
     let pin = std::env::var("ROOST_RPC_PIN").map_or(true, |v| v != "0");
-    let rt = Runtime::builder()
-        .worker_threads(workers)
-        .pin_workers(pin)
-        .build()
-        .expect("roost runtime");
+    // `ROOST_RPC_SPIN=<microseconds>` sets the workers' spin before parking.
+    let mut builder = Runtime::builder().worker_threads(workers).pin_workers(pin);
+    if let Some(us) = std::env::var("ROOST_RPC_SPIN").ok().and_then(|v| v.parse().ok()) {
+        builder = builder.spin_before_park(Duration::from_micros(us));
+    }
+    let rt = builder.build().expect("roost runtime");
     let [roost_addr, noarena_addr, cross_addr, cross_noarena_addr] = start_roost(&rt).expect("roost servers");
     let tokio_mt = start_tokio_mt(workers).expect("tokio-mt server");
     let tokio_ct = start_tokio_ct_per_core(workers).expect("tokio-ct servers");

@@ -23,12 +23,14 @@
 //!
 //! # Invariants
 //!
-//! - Read readiness is cleared only after `WouldBlock`. (A short read does
-//!   not prove the socket drained: a FIN or a reset queued behind the data
-//!   brings no new edge.) Write readiness is also cleared after a short
-//!   write, which means the send buffer was full at that moment: freeing
-//!   space brings a new edge, and events are dispatched on this same thread
-//!   between task polls, never between the write and the clear.
+//! - Readiness is cleared after `WouldBlock`, and also after a short read or
+//!   a short write: the receive queue was drained (or the send buffer
+//!   filled) at that moment, so new data (or free space) brings a new edge.
+//!   A FIN or a reset that arrived with the data brings none, which is why
+//!   the reactor keeps the closed state sticky: clearing readiness never
+//!   hides it. Events are dispatched on this same thread between task
+//!   polls, never between an operation and the clear that follows it. This
+//!   saves the `EAGAIN` read that would otherwise follow every request.
 //! - The slots are closed when the stream is dropped (releasing what they
 //!   hold), and emptied when it has been idle for the worker's idle-release
 //!   time (see [`crate::idle`]).
@@ -85,7 +87,13 @@ impl StreamInner {
 
     fn poll_read_slice(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.touch();
-        self.reg.poll_read_io(cx, |s| (&*s).read(buf))
+        let want = buf.len();
+        let n = ready!(self.reg.poll_read_io(cx, |s| (&*s).read(buf)))?;
+        if n > 0 && n < want {
+            // Drained: skip the `EAGAIN` read that would otherwise follow.
+            self.reg.clear_read_ready();
+        }
+        Poll::Ready(Ok(n))
     }
 
     fn poll_write_slice(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
@@ -131,6 +139,10 @@ impl StreamInner {
                 Ok(n) => {
                     // SAFETY: the kernel initialised `n` bytes of the spare capacity.
                     unsafe { buf.set_len(n) };
+                    if n < buf.capacity() {
+                        // Drained: skip the `EAGAIN` read that would otherwise follow.
+                        self.reg.clear_read_ready();
+                    }
                     return Poll::Ready(Ok(Some(buf)));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

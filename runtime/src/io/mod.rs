@@ -35,6 +35,18 @@ pub use registration::Registration;
 
 pub(crate) const READ: u8 = 1;
 pub(crate) const WRITE: u8 = 2;
+/// Sticky: the peer closed its side (or the socket failed). Never cleared,
+/// so that a user may clear READ after a short read without losing a FIN or
+/// a reset that arrived with the data (it brings no new edge).
+pub(crate) const READ_CLOSED: u8 = 4;
+/// Sticky: writing can no longer block (closed or failed). Never cleared.
+pub(crate) const WRITE_CLOSED: u8 = 8;
+
+/// Whether `readiness` lets an operation of direction `bit` proceed.
+#[inline]
+pub(crate) fn is_ready(readiness: u8, bit: u8) -> bool {
+    readiness & (bit | (bit << 2)) != 0
+}
 
 /// Readiness and waiters of one registered source.
 pub(crate) struct IoState {
@@ -92,11 +104,17 @@ impl IoDriver {
             return;
         };
         let mut bits = 0;
-        if event.is_readable() || event.is_read_closed() || event.is_error() {
+        if event.is_readable() {
             bits |= READ;
         }
-        if event.is_writable() || event.is_write_closed() || event.is_error() {
+        if event.is_read_closed() || event.is_error() {
+            bits |= READ | READ_CLOSED;
+        }
+        if event.is_writable() {
             bits |= WRITE;
+        }
+        if event.is_write_closed() || event.is_error() {
+            bits |= WRITE | WRITE_CLOSED;
         }
         state.readiness.set(state.readiness.get() | bits);
         if bits & READ != 0 {

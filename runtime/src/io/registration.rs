@@ -136,7 +136,7 @@ impl<S: Source> Registration<S> {
     }
 
     fn poll_ready(&self, cx: &mut Context<'_>, bit: u8) -> Poll<io::Result<()>> {
-        if self.state.readiness.get() & bit != 0 {
+        if super::is_ready(self.state.readiness.get(), bit) {
             return Poll::Ready(Ok(()));
         }
         let slot = if bit == READ {
@@ -163,8 +163,11 @@ impl<S: Source> Registration<S> {
         self.poll_ready(cx, WRITE)
     }
 
-    /// Forgets read readiness. Call it only after a read returned
-    /// `WouldBlock`.
+    /// Forgets read readiness. Call it after a read returned `WouldBlock`,
+    /// or after a stream socket returned fewer bytes than asked for (its
+    /// receive queue was drained: new data brings a new edge, and a close or
+    /// an error that came with the data stays visible, because the closed
+    /// state is sticky and never cleared).
     pub fn clear_read_ready(&self) {
         self.state.readiness.set(self.state.readiness.get() & !READ);
     }
@@ -177,12 +180,12 @@ impl<S: Source> Registration<S> {
 
     /// Whether the source is believed readable.
     pub fn is_read_ready(&self) -> bool {
-        self.state.readiness.get() & READ != 0
+        super::is_ready(self.state.readiness.get(), READ)
     }
 
     /// Whether the source is believed writable.
     pub fn is_write_ready(&self) -> bool {
-        self.state.readiness.get() & WRITE != 0
+        super::is_ready(self.state.readiness.get(), WRITE)
     }
 
     fn poll_io<R>(
@@ -235,7 +238,7 @@ impl<S: Source> Registration<S> {
     }
 
     fn try_io<R>(&self, bit: u8, op: impl FnOnce(&S) -> io::Result<R>) -> io::Result<R> {
-        if self.state.readiness.get() & bit == 0 {
+        if !super::is_ready(self.state.readiness.get(), bit) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let result = op(self.get_ref());
