@@ -1,0 +1,248 @@
+//! TcpStream and TcpListener surface on real loopback sockets: options, half
+//! close, errors, tokio io traits, vectored sends, split halves, moving a
+//! connection between workers, and CPU-steered per-core listeners.
+
+#[path = "../examples/echo.rs"]
+#[allow(dead_code)]
+mod echo;
+#[path = "support/net.rs"]
+mod support;
+
+use std::io::{IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::Duration;
+
+use roost::alloc::ArenaBytesMut;
+use roost::net::{serve, ListenOptions, TcpListener, TcpStream};
+use support::{run_local, runtime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn echo_server(rt: &roost::runtime::Runtime, options: ListenOptions) -> SocketAddr {
+    let server = rt
+        .block_on(serve(rt.handle(), "127.0.0.1:0".parse().unwrap(), options, echo::echo))
+        .unwrap();
+    let addr = server.local_addr();
+    std::mem::forget(server);
+    addr
+}
+
+#[test]
+fn socket_options_round_trip() {
+    let rt = runtime(1);
+    let addr = echo_server(&rt, ListenOptions::new());
+    run_local(&rt, move || async move {
+        let s = TcpStream::connect(addr).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        assert!(s.nodelay().unwrap());
+        s.set_keepalive(Some(Duration::from_secs(30))).unwrap();
+        assert!(s.keepalive().unwrap());
+        s.set_keepalive(None).unwrap();
+        assert!(!s.keepalive().unwrap());
+        s.set_linger(Some(Duration::from_secs(2))).unwrap();
+        assert_eq!(s.linger().unwrap(), Some(Duration::from_secs(2)));
+        s.set_zero_linger().unwrap();
+        assert_eq!(s.linger().unwrap(), Some(Duration::ZERO));
+        s.set_send_buffer_size(64 * 1024).unwrap();
+        assert!(s.send_buffer_size().unwrap() >= 64 * 1024);
+        s.set_recv_buffer_size(64 * 1024).unwrap();
+        assert!(s.recv_buffer_size().unwrap() >= 64 * 1024);
+        assert_eq!(s.peer_addr().unwrap(), addr);
+        assert!(s.local_addr().unwrap().ip().is_loopback());
+        assert!(s.incoming_cpu().is_ok());
+    });
+}
+
+#[test]
+fn connect_errors_are_clear() {
+    let rt = runtime(1);
+    // A port nobody listens on: refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let refused = run_local(&rt, move || async move { TcpStream::connect(closed).await.map(drop) });
+    assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::ConnectionRefused);
+    // A listener whose backlog is full never completes the handshake.
+    let full = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    full.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into()).unwrap();
+    full.listen(0).unwrap();
+    let full_addr = full.local_addr().unwrap().as_socket().unwrap();
+    let _fillers: Vec<_> = (0..8)
+        .filter_map(|_| {
+            let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+            s.set_nonblocking(true).ok()?;
+            let _ = s.connect(&full_addr.into());
+            Some(s)
+        })
+        .collect();
+    let timed = run_local(&rt, move || async move {
+        TcpStream::connect_timeout(full_addr, Duration::from_millis(200))
+            .await
+            .map(drop)
+    });
+    if let Err(e) = timed {
+        assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::ConnectionRefused
+            ),
+            "{e:?}"
+        );
+    }
+}
+
+#[test]
+fn half_close_gives_eof_and_the_other_direction_goes_on() {
+    let rt = runtime(1);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap(); // ends at our half close
+        c.write_all(&got).unwrap();
+        c.write_all(b" and back").unwrap();
+    });
+    let reply = run_local(&rt, move || async move {
+        let s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"there").await.unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut reply = Vec::new();
+        while let Some(buf) = s.recv().await.unwrap() {
+            reply.extend_from_slice(&buf);
+        }
+        reply
+    });
+    peer.join().unwrap();
+    assert_eq!(reply, b"there and back");
+}
+
+#[test]
+fn tokio_io_traits_and_vectored_sends() {
+    let rt = runtime(2);
+    let addr = echo_server(&rt, ListenOptions::new());
+    run_local(&rt, move || async move {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        assert!(tokio::io::AsyncWrite::is_write_vectored(&s));
+        s.write_all(b"through tokio's traits").await.unwrap();
+        let mut back = [0u8; 22];
+        s.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"through tokio's traits");
+
+        // Header and body in one writev.
+        let mut header = s.alloc_send(4);
+        header.extend_from_slice(&5u32.to_be_bytes());
+        let body = ArenaBytesMut::copy_from_slice(b"hello");
+        s.send_vectored([header, body]).await.unwrap();
+        let n = s
+            .write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])
+            .await
+            .unwrap();
+        assert!(n > 0);
+        let mut expect = 9 + n;
+        let mut got = Vec::new();
+        while expect > 0 {
+            let buf = s.recv().await.unwrap().unwrap();
+            expect -= buf.len();
+            got.extend_from_slice(&buf);
+        }
+        assert_eq!(&got[..9], &[0, 0, 0, 5, b'h', b'e', b'l', b'l', b'o']);
+        assert_eq!(&got[9..], &b"abcd"[..n]);
+        // The sent header's block is parked for the next send.
+        assert!(s.is_parked().1);
+    });
+}
+
+#[test]
+fn split_halves_read_and_write_concurrently() {
+    let rt = runtime(1);
+    let addr = echo_server(&rt, ListenOptions::new());
+    run_local(&rt, move || async move {
+        let s = TcpStream::connect(addr).await.unwrap();
+        let (mut reader, mut writer) = s.into_split();
+        let total = 1 << 20;
+        let write = roost::runtime::spawn_local(async move {
+            let chunk = vec![7u8; 8192];
+            for _ in 0..total / chunk.len() {
+                writer.write_all(&chunk).await.unwrap();
+            }
+            writer.shutdown().await.unwrap();
+        });
+        let mut seen = 0;
+        let mut buf = vec![0u8; 10_000];
+        loop {
+            let n = reader.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(buf[..n].iter().all(|&b| b == 7));
+            seen += n;
+        }
+        write.await.unwrap();
+        assert_eq!(seen, total);
+    });
+}
+
+#[test]
+fn a_connection_moves_between_workers_explicitly() {
+    let rt = runtime(2);
+    let addr = echo_server(&rt, ListenOptions::new());
+    let std_stream = run_local(&rt, move || async move {
+        let s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"from worker 0;").await.unwrap();
+        s.into_std().unwrap()
+    });
+    let got = rt
+        .block_on(rt.handle().spawn_on(1, async move {
+            roost::runtime::spawn_local(async move {
+                assert_eq!(roost::runtime::current_worker(), Some(1));
+                let s = TcpStream::from_std(std_stream).unwrap();
+                s.write_all(b" on worker 1").await.unwrap();
+                let mut all = Vec::new();
+                while all.len() < 26 {
+                    all.extend_from_slice(&s.recv().await.unwrap().unwrap());
+                }
+                all
+            })
+            .await
+            .unwrap()
+        }))
+        .unwrap();
+    assert_eq!(got, b"from worker 0; on worker 1");
+}
+
+#[test]
+fn cpu_steered_per_core_listeners_serve_every_connection() {
+    let rt = runtime(2);
+    let addr = echo_server(&rt, ListenOptions::new().cpu_steering(true));
+    for i in 0..32u8 {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.write_all(&[i; 16]).unwrap();
+        let mut back = [0u8; 16];
+        c.read_exact(&mut back).unwrap();
+        assert_eq!(back, [i; 16]);
+    }
+}
+
+#[test]
+fn accept_on_a_plain_listener() {
+    let rt = runtime(1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let addr: SocketAddr = rx.recv().unwrap();
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.write_all(b"x").unwrap();
+    });
+    let peer = run_local(&rt, move || async move {
+        let l = TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), ListenOptions::new().backlog(16)).unwrap();
+        tx.send(l.local_addr().unwrap()).unwrap();
+        let (s, peer) = l.accept().await.unwrap();
+        assert!(s.nodelay().unwrap(), "accepted streams get TCP_NODELAY by default");
+        let mut one = [0u8; 1];
+        assert_eq!(s.read(&mut one).await.unwrap(), 1);
+        assert_eq!(l.starved_count(), 0);
+        peer
+    });
+    client.join().unwrap();
+    assert!(peer.ip().is_loopback());
+}
