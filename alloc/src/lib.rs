@@ -40,6 +40,7 @@
 mod arena;
 mod block;
 mod buffer;
+mod config;
 mod frozen;
 mod loom;
 mod remote;
