@@ -5,9 +5,6 @@
 //! The server runs in a child process (this test binary, re-executed with
 //! `ROOST_FD_CHILD` set) so that the limit applies to it alone.
 
-#[path = "../examples/echo.rs"]
-#[allow(dead_code)]
-mod echo;
 #[path = "support/net.rs"]
 mod support;
 
@@ -16,7 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use roost::net::{serve, ListenOptions};
+use roost::net::ListenOptions;
 
 const CHILD_ENV: &str = "ROOST_FD_CHILD";
 
@@ -29,14 +26,7 @@ fn run_child() {
     // SAFETY: a plain setrlimit call with a valid struct.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
     let rt = support::runtime(1);
-    let server = rt
-        .block_on(serve(
-            rt.handle(),
-            "127.0.0.1:0".parse().unwrap(),
-            ListenOptions::new().backlog(1024),
-            echo::echo,
-        ))
-        .unwrap();
+    let server = support::echo_server(&rt, ListenOptions::new().backlog(1024));
     println!("ADDR {}", server.local_addr());
     std::io::stdout().flush().unwrap();
     // Serve until the parent closes our stdin.

@@ -2,9 +2,6 @@
 //! seeded pseudo-random data through the per-core echo server, written in
 //! random chunk sizes and read with random buffer sizes.
 
-#[path = "../examples/echo.rs"]
-#[allow(dead_code)]
-mod echo;
 #[path = "support/net.rs"]
 mod support;
 
@@ -12,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::thread;
 
-use roost::net::{serve, ListenOptions};
+use roost::net::ListenOptions;
 use support::{runtime, ByteStream, Rng};
 
 const CONNECTIONS: usize = 64;
@@ -21,14 +18,7 @@ const BYTES: usize = 16 << 20;
 #[test]
 fn sixty_four_connections_echo_sixteen_mib_each_intact() {
     let rt = runtime(2);
-    let server = rt
-        .block_on(serve(
-            rt.handle(),
-            "127.0.0.1:0".parse().unwrap(),
-            ListenOptions::new(),
-            echo::echo,
-        ))
-        .unwrap();
+    let server = support::echo_server(&rt, ListenOptions::new());
     let addr = server.local_addr();
     let clients: Vec<_> = (0..CONNECTIONS as u64)
         .map(|seed| {

@@ -2,9 +2,6 @@
 //! finish intact, and afterwards no arena buffer is in use and the process
 //! has as many open descriptors as before.
 
-#[path = "../examples/echo.rs"]
-#[allow(dead_code)]
-mod echo;
 #[path = "support/net.rs"]
 mod support;
 
@@ -13,7 +10,7 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
-use roost::net::{serve, ListenOptions};
+use roost::net::ListenOptions;
 use support::{eventually, open_fds, runtime, ByteStream};
 
 const CONNECTIONS: u64 = 100;
@@ -22,14 +19,7 @@ const BYTES: usize = 1 << 20;
 #[test]
 fn resets_mid_stream_leave_nothing_behind() {
     let rt = runtime(2);
-    let server = rt
-        .block_on(serve(
-            rt.handle(),
-            "127.0.0.1:0".parse().unwrap(),
-            ListenOptions::new(),
-            echo::echo,
-        ))
-        .unwrap();
+    let server = support::echo_server(&rt, ListenOptions::new());
     let addr = server.local_addr();
     let fds_before = open_fds();
     let clients: Vec<_> = (0..CONNECTIONS)

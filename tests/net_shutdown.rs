@@ -2,9 +2,6 @@
 //! one-second deadline: every connection task is cancelled and dropped on
 //! its worker, and the workers exit.
 
-#[path = "../examples/echo.rs"]
-#[allow(dead_code)]
-mod echo;
 #[path = "support/net.rs"]
 mod support;
 
@@ -12,20 +9,13 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use roost::net::{serve, ListenOptions};
+use roost::net::ListenOptions;
 use support::{eventually, runtime};
 
 #[test]
 fn shutdown_with_a_thousand_idle_connections() {
     let rt = runtime(2);
-    let server = rt
-        .block_on(serve(
-            rt.handle(),
-            "127.0.0.1:0".parse().unwrap(),
-            ListenOptions::new().backlog(2048),
-            echo::echo,
-        ))
-        .unwrap();
+    let server = support::echo_server(&rt, ListenOptions::new().backlog(2048));
     let clients: Vec<TcpStream> = (0..1_000)
         .map(|_| TcpStream::connect(server.local_addr()).unwrap())
         .collect();

@@ -2,9 +2,6 @@
 //! close, errors, tokio io traits, vectored sends, split halves, moving a
 //! connection between workers, and CPU-steered per-core listeners.
 
-#[path = "../examples/echo.rs"]
-#[allow(dead_code)]
-mod echo;
 #[path = "support/net.rs"]
 mod support;
 
@@ -13,14 +10,13 @@ use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
 use roost::alloc::ArenaBytesMut;
-use roost::net::{serve, ListenOptions, TcpListener, TcpStream};
+use roost::net::{ListenOptions, TcpListener, TcpStream};
 use support::{run_local, runtime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// An echo server that runs until the process exits; its address.
 fn echo_server(rt: &roost::runtime::Runtime, options: ListenOptions) -> SocketAddr {
-    let server = rt
-        .block_on(serve(rt.handle(), "127.0.0.1:0".parse().unwrap(), options, echo::echo))
-        .unwrap();
+    let server = support::echo_server(rt, options);
     let addr = server.local_addr();
     std::mem::forget(server);
     addr

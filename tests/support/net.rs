@@ -6,7 +6,11 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use roost::net::{serve, ListenOptions, Server};
 use roost::runtime::Runtime;
+
+#[path = "../../examples/echo.rs"]
+mod echo;
 
 /// A runtime with `workers` unpinned workers (tests share the machine).
 pub fn runtime(workers: usize) -> Runtime {
@@ -15,6 +19,12 @@ pub fn runtime(workers: usize) -> Runtime {
         .pin_workers(false)
         .build()
         .expect("runtime")
+}
+
+/// Starts `examples/echo.rs`'s per-core echo server on a loopback port.
+pub fn echo_server(rt: &Runtime, options: ListenOptions) -> Server {
+    rt.block_on(serve(rt.handle(), "127.0.0.1:0".parse().unwrap(), options, echo::echo))
+        .expect("echo server")
 }
 
 /// Runs a future that need not be `Send` (it holds streams) on worker 0 and
