@@ -64,8 +64,24 @@ fn settings() -> Settings {
     }
 }
 
+/// Server workers per runtime: `ROOST_RPC_WORKERS`, or every allowed core.
 fn workers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+    let cores = roost_benches::cores::allowed().map_or(2, |c| c.ids().len());
+    std::env::var("ROOST_RPC_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cores)
+}
+
+/// With fewer workers than cores, the client gets the last core to itself.
+fn place_client(workers: usize) {
+    if let Ok(cores) = roost_benches::cores::allowed() {
+        if workers < cores.ids().len() {
+            if let Some(last) = cores.ids().last() {
+                let _ = last.pin_current_thread();
+            }
+        }
+    }
 }
 
 fn localhost() -> SocketAddr {
@@ -273,6 +289,7 @@ fn main() {
     let [roost_addr, noarena_addr, cross_addr, cross_noarena_addr] = start_roost(&rt).expect("roost servers");
     let tokio_mt = start_tokio_mt(workers).expect("tokio-mt server");
     let tokio_ct = start_tokio_ct_per_core(workers).expect("tokio-ct servers");
+    place_client(workers);
 
     let connect = |name, addr| Subject {
         name,
@@ -343,6 +360,26 @@ fn main() {
         roost / mt,
         roost / ct
     );
+    let cpu = |results: &[(String, Vec<RunResult>)], name: &str| -> f64 {
+        let runs = &results.iter().find(|(n, _)| n == name).expect("subject").1;
+        median(
+            &mut runs
+                .iter()
+                .map(RunResult::server_cpu_us_per_round_trip)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or(0.0)
+    };
+    let (roost_cpu, noarena_cpu, mt_cpu, ct_cpu) = (
+        cpu(&rr_results, "roost"),
+        cpu(&rr_results, "roost-noarena"),
+        cpu(&rr_results, "tokio-mt"),
+        cpu(&rr_results, "tokio-ct"),
+    );
+    println!(
+        "server CPU per round trip (us): roost {roost_cpu:.2} | roost-noarena {noarena_cpu:.2} | tokio-mt {mt_cpu:.2} | tokio-ct {ct_cpu:.2} | tokio-mt/roost {:.2}x",
+        mt_cpu / roost_cpu
+    );
     let (cross_roost, cross_noarena) = (tps(&cross_results, "roost"), tps(&cross_results, "roost-noarena"));
     println!(
         "cross-core 64 B x 64: roost {cross_roost:.0} | roost-noarena {cross_noarena:.0} | vs noarena {:.2}x",
@@ -392,13 +429,15 @@ fn print_table(title: &str, results: &[(String, Vec<RunResult>)]) {
         let mut p50: Vec<f64> = runs.iter().map(|r| r.latency_us(0.5)).collect();
         let mut p99: Vec<f64> = runs.iter().map(|r| r.latency_us(0.99)).collect();
         let mut p999: Vec<f64> = runs.iter().map(|r| r.latency_us(0.999)).collect();
+        let mut cpu: Vec<f64> = runs.iter().map(RunResult::server_cpu_us_per_round_trip).collect();
         println!(
-            "  {:<14} {:>12.0} {:>10.1} {:>10.1} {:>10.1}",
+            "  {:<14} {:>12.0} {:>10.1} {:>10.1} {:>10.1} {:>16.2}",
             name,
             median(&mut tps).unwrap_or(0.0),
             median(&mut p50).unwrap_or(0.0),
             median(&mut p99).unwrap_or(0.0),
-            median(&mut p999).unwrap_or(0.0)
+            median(&mut p999).unwrap_or(0.0),
+            median(&mut cpu).unwrap_or(0.0)
         );
     }
 }

@@ -23,12 +23,20 @@ pub struct RunResult {
     pub elapsed: Duration,
     /// Latency of each round trip, in nanoseconds.
     pub latency: Histogram<u64>,
+    /// CPU time the rest of the process (the servers) spent in the window:
+    /// the process's CPU time minus this client thread's.
+    pub server_cpu: Duration,
 }
 
 impl RunResult {
     /// Round trips per second.
     pub fn throughput(&self) -> f64 {
         self.round_trips as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Server CPU time per round trip, in microseconds.
+    pub fn server_cpu_us_per_round_trip(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.round_trips.max(1) as f64
     }
 
     /// A latency quantile (0.5 = median, 0.99 = p99), in microseconds.
@@ -116,6 +124,7 @@ impl RpcClient {
 
     fn run(&mut self, stop: Stop) -> io::Result<RunResult> {
         let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds");
+        let cpu_before = crate::sys::cpu_time();
         let start = Instant::now();
         let deadline = match stop {
             Stop::After(d) => Some(start + d),
@@ -176,10 +185,15 @@ impl RpcClient {
                 }
             }
         }
+        let (process, thread) = crate::sys::cpu_time();
+        let server_cpu = process
+            .saturating_sub(cpu_before.0)
+            .saturating_sub(thread.saturating_sub(cpu_before.1));
         Ok(RunResult {
             round_trips: done,
             elapsed: finished_at - start,
             latency,
+            server_cpu,
         })
     }
 
