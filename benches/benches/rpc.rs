@@ -344,10 +344,13 @@ fn main() {
     print_table("rr 64 B x 64", &rr_results);
     print_table("cross-core 64 B x 64", &cross_results);
     println!();
-    let tps = |results: &[(String, Vec<RunResult>)], name: &str| -> f64 {
-        let runs = &results.iter().find(|(n, _)| n == name).expect("subject").1;
-        median(&mut runs.iter().map(RunResult::throughput).collect::<Vec<_>>()).unwrap_or(0.0)
+    // A server left out with ROOST_RPC_ONLY reads NaN.
+    let summarise = |results: &[(String, Vec<RunResult>)], name: &str, f: fn(&RunResult) -> f64| -> f64 {
+        results.iter().find(|(n, _)| n == name).map_or(f64::NAN, |(_, runs)| {
+            median(&mut runs.iter().map(f).collect::<Vec<_>>()).unwrap_or(f64::NAN)
+        })
     };
+    let tps = |results: &[(String, Vec<RunResult>)], name: &str| summarise(results, name, RunResult::throughput);
     let (roost, noarena, mt, ct) = (
         tps(&rr_results, "roost"),
         tps(&rr_results, "roost-noarena"),
@@ -360,15 +363,8 @@ fn main() {
         roost / mt,
         roost / ct
     );
-    let cpu = |results: &[(String, Vec<RunResult>)], name: &str| -> f64 {
-        let runs = &results.iter().find(|(n, _)| n == name).expect("subject").1;
-        median(
-            &mut runs
-                .iter()
-                .map(RunResult::server_cpu_us_per_round_trip)
-                .collect::<Vec<_>>(),
-        )
-        .unwrap_or(0.0)
+    let cpu = |results: &[(String, Vec<RunResult>)], name: &str| {
+        summarise(results, name, RunResult::server_cpu_us_per_round_trip)
     };
     let (roost_cpu, noarena_cpu, mt_cpu, ct_cpu) = (
         cpu(&rr_results, "roost"),
