@@ -83,7 +83,11 @@ fn frame_len(data: &[u8]) -> io::Result<usize> {
 }
 
 /// How many leading bytes of `data` form complete frames.
-fn complete_frames(data: &[u8]) -> io::Result<usize> {
+///
+/// # Errors
+///
+/// `InvalidData` for a frame longer than [`MAX_FRAME`].
+pub fn complete_frames(data: &[u8]) -> io::Result<usize> {
     let mut at = 0;
     while data.len() - at >= PREFIX {
         let end = at + PREFIX + frame_len(&data[at..])?;

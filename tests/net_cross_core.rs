@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 
 use roost::alloc::{Arena, ArenaBytesMut};
 use roost::net::TcpListener;
-use support::{run_local, runtime};
+use support::runtime;
 use tokio::sync::{mpsc, oneshot};
 
 /// A message for worker 1: buffers to drop there, and a way to say "done".
@@ -52,7 +52,7 @@ fn buffers_dropped_on_another_worker_park_and_return() {
         }
         c
     });
-    let stats = run_local(&rt, move || async move {
+    let stats = rt.block_on_local(move || async move {
         assert_eq!(roost::runtime::current_worker(), Some(0));
         let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         addr_tx.send(listener.local_addr().unwrap()).unwrap();

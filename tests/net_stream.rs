@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use roost::alloc::ArenaBytesMut;
 use roost::net::{ListenOptions, TcpListener, TcpStream};
-use support::{run_local, runtime};
+use support::runtime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// An echo server that runs until the process exits; its address.
@@ -26,7 +26,7 @@ fn echo_server(rt: &roost::runtime::Runtime, options: ListenOptions) -> SocketAd
 fn socket_options_round_trip() {
     let rt = runtime(1);
     let addr = echo_server(&rt, ListenOptions::new());
-    run_local(&rt, move || async move {
+    rt.block_on_local(move || async move {
         let s = TcpStream::connect(addr).await.unwrap();
         s.set_nodelay(true).unwrap();
         assert!(s.nodelay().unwrap());
@@ -56,7 +56,7 @@ fn connect_errors_are_clear() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let refused = run_local(&rt, move || async move { TcpStream::connect(closed).await.map(drop) });
+    let refused = rt.block_on_local(move || async move { TcpStream::connect(closed).await.map(drop) });
     assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::ConnectionRefused);
     // A listener whose backlog is full never completes the handshake.
     let full = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
@@ -71,7 +71,7 @@ fn connect_errors_are_clear() {
             Some(s)
         })
         .collect();
-    let timed = run_local(&rt, move || async move {
+    let timed = rt.block_on_local(move || async move {
         TcpStream::connect_timeout(full_addr, Duration::from_millis(200))
             .await
             .map(drop)
@@ -99,7 +99,7 @@ fn half_close_gives_eof_and_the_other_direction_goes_on() {
         c.write_all(&got).unwrap();
         c.write_all(b" and back").unwrap();
     });
-    let reply = run_local(&rt, move || async move {
+    let reply = rt.block_on_local(move || async move {
         let s = TcpStream::connect(addr).await.unwrap();
         s.write_all(b"there").await.unwrap();
         s.shutdown(Shutdown::Write).unwrap();
@@ -117,7 +117,7 @@ fn half_close_gives_eof_and_the_other_direction_goes_on() {
 fn tokio_io_traits_and_vectored_sends() {
     let rt = runtime(2);
     let addr = echo_server(&rt, ListenOptions::new());
-    run_local(&rt, move || async move {
+    rt.block_on_local(move || async move {
         let mut s = TcpStream::connect(addr).await.unwrap();
         assert!(tokio::io::AsyncWrite::is_write_vectored(&s));
         s.write_all(b"through tokio's traits").await.unwrap();
@@ -153,7 +153,7 @@ fn tokio_io_traits_and_vectored_sends() {
 fn split_halves_read_and_write_concurrently() {
     let rt = runtime(1);
     let addr = echo_server(&rt, ListenOptions::new());
-    run_local(&rt, move || async move {
+    rt.block_on_local(move || async move {
         let s = TcpStream::connect(addr).await.unwrap();
         let (mut reader, mut writer) = s.into_split();
         let total = 1 << 20;
@@ -183,7 +183,7 @@ fn split_halves_read_and_write_concurrently() {
 fn a_connection_moves_between_workers_explicitly() {
     let rt = runtime(2);
     let addr = echo_server(&rt, ListenOptions::new());
-    let std_stream = run_local(&rt, move || async move {
+    let std_stream = rt.block_on_local(move || async move {
         let s = TcpStream::connect(addr).await.unwrap();
         s.write_all(b"from worker 0;").await.unwrap();
         s.into_std().unwrap()
@@ -229,7 +229,7 @@ fn accept_on_a_plain_listener() {
         let mut c = std::net::TcpStream::connect(addr).unwrap();
         c.write_all(b"x").unwrap();
     });
-    let peer = run_local(&rt, move || async move {
+    let peer = rt.block_on_local(move || async move {
         let l = TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), ListenOptions::new().backlog(16)).unwrap();
         tx.send(l.local_addr().unwrap()).unwrap();
         let (s, peer) = l.accept().await.unwrap();

@@ -166,7 +166,7 @@ async fn cross_core_connection(stream: TcpStream, handlers: Arc<Vec<mpsc::Sender
             }
             None => received,
         };
-        let complete = complete_frames(&data);
+        let complete = rpc::complete_frames(&data)?;
         if complete == 0 {
             partial = Some(data);
             continue;
@@ -187,18 +187,6 @@ async fn cross_core_connection(stream: TcpStream, handlers: Arc<Vec<mpsc::Sender
     Ok(())
 }
 
-fn complete_frames(data: &[u8]) -> usize {
-    let mut at = 0;
-    while data.len() - at >= 4 {
-        let len = u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as usize;
-        if data.len() - at < 4 + len {
-            break;
-        }
-        at += 4 + len;
-    }
-    at
-}
-
 /// tokio, as a competent tokio user writes it: one buffer per connection,
 /// reused; responses written straight from it.
 async fn tokio_connection(mut stream: tokio::net::TcpStream) -> io::Result<()> {
@@ -214,7 +202,7 @@ async fn tokio_connection(mut stream: tokio::net::TcpStream) -> io::Result<()> {
             return Ok(());
         }
         filled += n;
-        let complete = complete_frames(&buf[..filled]);
+        let complete = rpc::complete_frames(&buf[..filled])?;
         if complete > 0 {
             stream.write_all(&buf[..complete]).await?;
             buf.copy_within(complete..filled, 0);

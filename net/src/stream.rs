@@ -613,7 +613,7 @@ impl TcpStream {
         self.inner.release_parked()
     }
 
-    /// Bytes parked in this stream's slots (0 or a block size per direction).
+    /// Whether a buffer is parked in the (RX, TX) slots.
     pub fn is_parked(&self) -> (bool, bool) {
         (self.inner.rx_slot.is_parked(), self.inner.tx_slot.is_parked())
     }

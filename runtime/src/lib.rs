@@ -127,6 +127,18 @@ where
     })
 }
 
+/// Runs `f` with the current worker's runtime handle.
+///
+/// # Panics
+///
+/// Panics off a roost worker thread, naming `what` was called.
+fn with_current_handle<R>(what: &str, f: impl FnOnce(&Handle) -> R) -> R {
+    context::with_current(|ctx| match ctx.and_then(|c| c.handle.as_ref()) {
+        Some(handle) => f(handle),
+        None => panic!("roost_runtime::{what} called outside a roost worker thread; use a Handle"),
+    })
+}
+
 /// Spawns a `Send` future on the current runtime, round-robin over its
 /// workers (see [`Handle::spawn`]).
 ///
@@ -138,11 +150,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    context::with_current(|ctx| {
-        ctx.and_then(|c| c.handle.as_ref())
-            .expect("roost_runtime::spawn called outside a roost worker thread; use a Handle")
-            .spawn(future)
-    })
+    with_current_handle("spawn", |h| h.spawn(future))
 }
 
 /// Spawns a `Send` future on worker `worker` of the current runtime.
@@ -155,11 +163,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    context::with_current(|ctx| {
-        ctx.and_then(|c| c.handle.as_ref())
-            .expect("roost_runtime::spawn_on called outside a roost worker thread; use a Handle")
-            .spawn_on(worker, future)
-    })
+    with_current_handle("spawn_on", |h| h.spawn_on(worker, future))
 }
 
 /// The index of the worker running the current thread, or `None` off-worker.

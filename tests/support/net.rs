@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use roost::net::{serve, ListenOptions, Server};
@@ -25,30 +24,6 @@ pub fn runtime(workers: usize) -> Runtime {
 pub fn echo_server(rt: &Runtime, options: ListenOptions) -> Server {
     rt.block_on(serve(rt.handle(), "127.0.0.1:0".parse().unwrap(), options, echo::echo))
         .expect("echo server")
-}
-
-/// Runs a future that need not be `Send` (it holds streams) on worker 0 and
-/// waits for its output.
-pub fn run_local<F, Fut>(rt: &Runtime, make: F) -> Fut::Output
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future + 'static,
-    Fut::Output: Send + 'static,
-{
-    let result = rt.block_on(async move { roost::runtime::spawn_local(make()).await });
-    match result {
-        Ok(output) => output,
-        Err(e) if e.is_panic() => {
-            let payload = e.into_panic();
-            let message = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            panic!("the test task panicked: {message}")
-        }
-        Err(e) => panic!("the test task failed: {e}"),
-    }
 }
 
 /// A fast, seeded pseudo-random generator (xorshift64*), the same on the
