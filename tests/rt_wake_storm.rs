@@ -135,3 +135,70 @@ fn million_wakes_from_everywhere_into_one_task() {
     // Wakes while the task is already scheduled coalesce into one poll.
     assert!((2..=PER_SOURCE * SOURCES + 1).contains(&polls), "{polls} polls");
 }
+
+/// Wakes by value (a fresh clone woken each time, so each wake hands over a
+/// reference) from a task on the other worker, which batches them, and from
+/// a plain thread: every reference handed over must be accounted for (debug
+/// builds check the count on every release) and the last wake must arrive.
+#[test]
+fn wakes_by_value_from_a_peer_worker_and_a_thread() {
+    const PER_SOURCE: u64 = 200_000;
+    const SOURCES: u64 = 2;
+    let rt = support::runtime(2);
+    let handle = rt.handle().clone();
+    let (polls, wakes_seen) = support::watchdog(Duration::from_secs(60), "wake-by-value storm", move || {
+        let counter = Arc::new(AtomicU64::new(0));
+        let slot: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
+        let registered = support::Signal::new();
+        let (c, s, r) = (counter.clone(), slot.clone(), registered.clone());
+        let target = handle.spawn_on(1, async move {
+            let mut polls = 0u64;
+            poll_fn(|cx| {
+                polls += 1;
+                *s.lock().unwrap() = Some(cx.waker().clone());
+                r.raise();
+                if c.load(Ordering::Acquire) == PER_SOURCE * SOURCES {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+            polls
+        });
+        let waker = handle.block_on({
+            let (registered, slot) = (registered.clone(), slot.clone());
+            async move {
+                registered.wait().await;
+                let waker = slot.lock().unwrap().clone().unwrap();
+                waker
+            }
+        });
+        let hammer = {
+            let counter = counter.clone();
+            move |waker: Waker| {
+                for _ in 0..PER_SOURCE {
+                    counter.fetch_add(1, Ordering::Release);
+                    // Deliberately by value: each wake hands a reference over.
+                    #[allow(clippy::waker_clone_wake)]
+                    waker.clone().wake();
+                }
+            }
+        };
+        let thread = {
+            let (h, w) = (hammer.clone(), waker.clone());
+            std::thread::spawn(move || h(w))
+        };
+        let peer = handle.spawn_on(0, async move { hammer(waker) });
+        thread.join().unwrap();
+        let polls = handle.block_on(async move {
+            peer.await.unwrap();
+            target.await.unwrap()
+        });
+        (polls, counter.load(Ordering::SeqCst))
+    });
+    assert_eq!(wakes_seen, PER_SOURCE * SOURCES);
+    assert!((2..=PER_SOURCE * SOURCES + 1).contains(&polls), "{polls} polls");
+    // The target completed and left its worker.
+    assert_eq!(rt.handle().metrics().sum(|w| w.live_tasks), 0);
+}

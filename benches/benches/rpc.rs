@@ -18,6 +18,12 @@
 //!
 //! `cargo bench --bench rpc` runs criterion groups and then interleaved runs
 //! whose medians make the summary; `-- --quick` is the short mode.
+//!
+//! Knobs (environment): `ROOST_RPC_WORKERS` (server workers per runtime;
+//! fewer than the cores pins the client to the last core),
+//! `ROOST_RPC_PIN=0` (roost workers unpinned), `ROOST_RPC_SPIN=<us>`
+//! (roost's spin before park), `ROOST_RPC_ONLY=name,name` (only those
+//! servers), `ROOST_RPC_CROSS=0` (skip the cross-core case).
 
 #[path = "../../examples/rpc.rs"]
 #[allow(dead_code)]
@@ -300,6 +306,10 @@ fn main() {
         rr.retain(|s| keep.contains(&s.name));
         cross.retain(|s| keep.contains(&s.name));
     }
+    // `ROOST_RPC_CROSS=0` skips the cross-core case.
+    if std::env::var("ROOST_RPC_CROSS").is_ok_and(|v| v == "0") {
+        cross.clear();
+    }
 
     // Criterion: time per round trip (all connections busy), side by side.
     let mut criterion = Criterion::default()
@@ -373,8 +383,13 @@ fn main() {
     for w in &metrics.workers {
         if let Some(a) = &w.arena {
             println!(
-                "roost worker {}: arena allocations {} | slot hits {} | slot parks {} | returns received {} | fallbacks {}",
+                "roost worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms): arena allocations {} | slot hits {} | slot parks {} | returns received {} | fallbacks {}",
                 w.index,
+                w.io_sources,
+                w.tasks_polled,
+                w.parks,
+                w.ticks,
+                w.spin_nanos / 1_000_000,
                 a.allocations,
                 a.slot_hits,
                 a.slot_parks,

@@ -26,6 +26,10 @@
 //!   hypervisor's wake-up latency, not the runtime). roost places each
 //!   pair's two ends on workers 0 and 1; tokio multi-thread places them
 //!   itself; tokio current-thread has a single thread;
+//! - **ping-pong-colocated**: the same, with both ends of each flow on one
+//!   roost worker (flows alternate between workers 0 and 1), which is where
+//!   tokio multi-thread runs them (the run prints how often); tokio code
+//!   unchanged. A reference for the line above, not a target;
 //! - **yield**: `yield_now().await` in a loop, the task alone on its worker;
 //! - **timer**: create a one-second sleep, poll it once (which registers
 //!   it), drop it (which cancels it).
@@ -56,7 +60,14 @@ use criterion::{Criterion, SamplingMode};
 /// Concurrent request/reply pairs in the ping-pong case.
 const FLOWS: u64 = 64;
 
-const CASES: [&str; 5] = ["local-spawn", "remote-spawn", "ping-pong", "yield", "timer"];
+const CASES: [&str; 6] = [
+    "local-spawn",
+    "remote-spawn",
+    "ping-pong",
+    "ping-pong-colocated",
+    "yield",
+    "timer",
+];
 const RUNTIMES: [&str; 3] = ["roost", "tokio-ct", "tokio-mt"];
 
 /// Every timed call criterion made, per (case, runtime): (iterations, ns).
@@ -64,16 +75,18 @@ type Log = BTreeMap<(&'static str, &'static str), Vec<(u64, u128)>>;
 
 static LOG: Mutex<Log> = Mutex::new(BTreeMap::new());
 
-/// roost's own counters over each case: (parks, ticks, remote wakes, polls).
-static ROOST_COUNTERS: Mutex<BTreeMap<&'static str, [u64; 4]>> = Mutex::new(BTreeMap::new());
+/// roost's own counters over each case: (parks, ticks, remote wakes, polls,
+/// nanoseconds spun idle).
+static ROOST_COUNTERS: Mutex<BTreeMap<&'static str, [u64; 5]>> = Mutex::new(BTreeMap::new());
 
-fn roost_counters(rt: &roost_runtime::Runtime) -> [u64; 4] {
+fn roost_counters(rt: &roost_runtime::Runtime) -> [u64; 5] {
     let m = rt.handle().metrics();
     [
         m.sum(|w| w.parks),
         m.sum(|w| w.ticks),
         m.sum(|w| w.remote_wakes),
         m.sum(|w| w.tasks_polled),
+        m.sum(|w| w.spin_nanos),
     ]
 }
 
@@ -237,6 +250,27 @@ async fn roost_ping_pong(iters: u64) {
     }
 }
 
+/// The ping-pong as tokio multi-thread actually runs it (see
+/// [`tokio_mt_colocation`]): both ends of a flow on one worker, flows spread
+/// over the workers. Not the case the targets are set on; printed beside it.
+async fn roost_ping_pong_colocated(iters: u64) {
+    let rounds = rounds(iters);
+    let pings: Vec<_> = (0..FLOWS)
+        .map(|i| {
+            let worker = (i % 2) as usize;
+            roost_runtime::spawn_on(
+                worker,
+                ping(rounds, move |to_a, handoff| {
+                    drop(roost_runtime::spawn_on(worker, pong(to_a, handoff)))
+                }),
+            )
+        })
+        .collect();
+    for p in pings {
+        p.await.unwrap();
+    }
+}
+
 async fn tokio_ping_pong(iters: u64) {
     let rounds = rounds(iters);
     let pings: Vec<_> = (0..FLOWS)
@@ -245,6 +279,56 @@ async fn tokio_ping_pong(iters: u64) {
     for p in pings {
         p.await.unwrap();
     }
+}
+
+/// Where tokio multi-thread actually runs the two ends of a ping-pong flow:
+/// an untimed run in which the requester records its thread before each
+/// request and the responder compares it with its own. roost keeps the ends
+/// on workers 0 and 1 (0% by construction); tokio's LIFO slot runs a task
+/// woken from a worker on that same worker, which turns the case into a
+/// single-core one. Returns the share of replies computed on the
+/// requester's thread.
+fn tokio_mt_colocation(rt: &tokio::runtime::Runtime) -> f64 {
+    static NEXT_TAG: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static TAG: u64 = NEXT_TAG.fetch_add(1, Ordering::Relaxed));
+    const ROUNDS: u64 = 2_000;
+    let tag = || TAG.with(|t| *t);
+    let same = Arc::new(AtomicU64::new(0));
+    let same2 = same.clone();
+    rt.block_on(async move {
+        let flows: Vec<_> = (0..FLOWS)
+            .map(|_| {
+                let same = same2.clone();
+                tokio::spawn(async move {
+                    let at = Arc::new(AtomicU64::new(0));
+                    let (to_b, mut from_a) = tokio::sync::mpsc::channel::<u64>(1);
+                    let (to_a, mut from_b) = tokio::sync::mpsc::channel::<u64>(1);
+                    let at2 = at.clone();
+                    let pong = tokio::spawn(async move {
+                        while let Some(v) = from_a.recv().await {
+                            if at2.load(Ordering::Relaxed) == tag() {
+                                same.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if to_a.send(v + 1).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    for i in 0..ROUNDS {
+                        at.store(tag(), Ordering::Relaxed);
+                        to_b.send(i).await.unwrap();
+                        from_b.recv().await.unwrap();
+                    }
+                    drop(to_b);
+                    pong.await.unwrap();
+                })
+            })
+            .collect();
+        for f in flows {
+            f.await.unwrap();
+        }
+    });
+    same.load(Ordering::Relaxed) as f64 / (FLOWS * ROUNDS) as f64
 }
 
 /// Counts completed tasks; the one that completes the run unparks the
@@ -320,6 +404,10 @@ fn bench(c: &mut Criterion, rts: &Runtimes, quick: bool) {
                             ("timer", _) => rts.inside(rt, iters, tokio_timer),
                             ("ping-pong", "roost") => scaled(rts.inside(rt, iters, roost_ping_pong), iters),
                             ("ping-pong", _) => scaled(rts.inside(rt, iters, tokio_ping_pong), iters),
+                            ("ping-pong-colocated", "roost") => {
+                                scaled(rts.inside(rt, iters, roost_ping_pong_colocated), iters)
+                            }
+                            ("ping-pong-colocated", _) => scaled(rts.inside(rt, iters, tokio_ping_pong), iters),
                             ("remote-spawn", "roost") => {
                                 let h = rts.roost.handle();
                                 remote_spawn(iters, |c| drop(h.spawn(async move { c.one_done() })))
@@ -384,17 +472,18 @@ fn summary(quick: bool, samples: usize) {
     }
     println!();
     println!("roost worker counters per 1000 ops, whole case (warm-up included):");
-    for (case, [parks, ticks, remote, polls]) in ROOST_COUNTERS.lock().unwrap().iter() {
+    for (case, [parks, ticks, remote, polls, spin]) in ROOST_COUNTERS.lock().unwrap().iter() {
         let ops: u64 = log
             .get(&(*case, "roost"))
             .map_or(0, |c| c.iter().map(|&(i, _)| i).sum());
         let per_k = |v: u64| v as f64 * 1000.0 / ops.max(1) as f64;
         println!(
-            "  {case}: parks {:.1} | ticks {:.1} | remote wakes {:.1} | polls {:.1}",
+            "  {case}: parks {:.1} | ticks {:.1} | remote wakes {:.1} | polls {:.1} | idle spin {:.0} ns (all workers, per op)",
             per_k(*parks),
             per_k(*ticks),
             per_k(*remote),
-            per_k(*polls)
+            per_k(*polls),
+            *spin as f64 / ops.max(1) as f64
         );
     }
     println!();
@@ -460,4 +549,8 @@ fn main() {
     summary(quick, samples);
     let line_after = cross_core_round_trip(&rts.roost);
     println!("cross-core cache-line round trip (workers 0<->1): {line_before:.0} ns before, {line_after:.0} ns after");
+    println!(
+        "ping-pong placement: tokio-mt computed {:.0}% of replies on the requester's thread (roost: 0%, one end per worker)",
+        100.0 * tokio_mt_colocation(&rts.mt)
+    );
 }

@@ -33,6 +33,7 @@ pub(crate) struct WorkerMetricsCells {
     pub(crate) remote_wakes: Counter,
     pub(crate) parks: Counter,
     pub(crate) ticks: Counter,
+    pub(crate) spin_nanos: Counter,
     pub(crate) live_tasks: Counter,
     pub(crate) timers: Counter,
     pub(crate) io_sources: Counter,
@@ -73,6 +74,9 @@ pub struct WorkerMetrics {
     /// Event-loop ticks (each: inbox, up to the budget of polls, timers,
     /// arena upkeep, I/O).
     pub ticks: u64,
+    /// Nanoseconds spent idle but awake, watching the inbox (and sockets)
+    /// before parking (see `Builder::spin_before_park`).
+    pub spin_nanos: u64,
     /// The worker's arena, once it is installed.
     pub arena: Option<ArenaStats>,
 }
@@ -90,6 +94,7 @@ impl WorkerMetrics {
             remote_wakes: cells.remote_wakes.get(),
             parks: cells.parks.get(),
             ticks: cells.ticks.get(),
+            spin_nanos: cells.spin_nanos.get(),
             arena,
         }
     }

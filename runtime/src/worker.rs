@@ -184,14 +184,26 @@ const PURE_SPIN: Duration = Duration::from_micros(5);
 fn flush_and_spin(core: &Core, limit: Duration, poll: &mut Poll, events: &mut Events, io: &IoDriver) -> bool {
     // Nothing may wait in the outbox while we spin or sleep.
     core.flush_outbox();
-    spin_for_work(core, limit, poll, events, io)
-}
-
-fn spin_for_work(core: &Core, limit: Duration, poll: &mut Poll, events: &mut Events, io: &IoDriver) -> bool {
     if limit.is_zero() {
         return false;
     }
     let start = Instant::now();
+    let found = spin_for_work(core, start, limit, poll, events, io);
+    let spun = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    core.stats
+        .spin_nanos
+        .set(core.stats.spin_nanos.get().saturating_add(spun));
+    found
+}
+
+fn spin_for_work(
+    core: &Core,
+    start: Instant,
+    limit: Duration,
+    poll: &mut Poll,
+    events: &mut Events,
+    io: &IoDriver,
+) -> bool {
     loop {
         for _ in 0..32 {
             if !core.shared.inbox.is_empty() {

@@ -39,6 +39,7 @@ pub(crate) struct LocalStats {
     pub(crate) remote_wakes: Cell<u64>,
     pub(crate) parks: Cell<u64>,
     pub(crate) ticks: Cell<u64>,
+    pub(crate) spin_nanos: Cell<u64>,
 }
 
 #[inline]
@@ -425,6 +426,7 @@ impl Core {
         m.remote_wakes.set(s.remote_wakes.get());
         m.parks.set(s.parks.get());
         m.ticks.set(s.ticks.get());
+        m.spin_nanos.set(s.spin_nanos.get());
         m.live_tasks.set(self.live_tasks() as u64);
     }
 }
