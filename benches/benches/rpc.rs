@@ -374,6 +374,28 @@ fn main() {
         "server CPU per round trip (us): roost {roost_cpu:.2} | roost-noarena {noarena_cpu:.2} | tokio-mt {mt_cpu:.2} | tokio-ct {ct_cpu:.2} | tokio-mt/roost {:.2}x",
         mt_cpu / roost_cpu
     );
+    // What the host leaves to win: each round trip costs the client its CPU
+    // and the server at least its kernel time (two socket calls on
+    // loopback, which every epoll server pays alike). With a server whose
+    // user space cost nothing, throughput could not pass cores / (client +
+    // server kernel) on this machine.
+    let kernel = |name: &str| summarise(&rr_results, name, RunResult::server_kernel_us_per_round_trip);
+    let client = |name: &str| summarise(&rr_results, name, RunResult::client_cpu_us_per_round_trip);
+    let cores = roost_benches::cores::allowed().map_or(2, |c| c.ids().len()) as f64;
+    let floor = client("roost").min(client("tokio-mt")) + kernel("roost").min(kernel("tokio-mt"));
+    let ceiling = cores * 1e6 / floor;
+    println!(
+        "server kernel CPU per round trip (us): roost {:.2} | roost-noarena {:.2} | tokio-mt {:.2} | tokio-ct {:.2}; client CPU per round trip (us): {:.2}",
+        kernel("roost"),
+        kernel("roost-noarena"),
+        kernel("tokio-mt"),
+        kernel("tokio-ct"),
+        client("roost")
+    );
+    println!(
+        "ceiling on {cores} cores for a server with free user space: {ceiling:.0} round trips/s = {:.2}x tokio-mt's median",
+        ceiling / mt
+    );
     let (cross_roost, cross_noarena) = (tps(&cross_results, "roost"), tps(&cross_results, "roost-noarena"));
     println!(
         "cross-core 64 B x 64: roost {cross_roost:.0} | roost-noarena {cross_noarena:.0} | vs noarena {:.2}x",
@@ -420,8 +442,8 @@ fn print_table(title: &str, results: &[(String, Vec<RunResult>)]) {
         results.first().map_or(0, |r| r.1.len())
     );
     println!(
-        "  {:<14} {:>12} {:>10} {:>10} {:>10}",
-        "server", "round trips/s", "p50 us", "p99 us", "p99.9 us"
+        "  {:<14} {:>12} {:>10} {:>10} {:>10} {:>16}",
+        "server", "round trips/s", "p50 us", "p99 us", "p99.9 us", "server CPU us/rt"
     );
     for (name, runs) in results {
         let mut tps: Vec<f64> = runs.iter().map(RunResult::throughput).collect();

@@ -14,6 +14,8 @@ use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+pub use crate::sys::CpuTime;
+
 /// What one timed run measured.
 #[derive(Debug, Clone)]
 pub struct RunResult {
@@ -25,7 +27,9 @@ pub struct RunResult {
     pub latency: Histogram<u64>,
     /// CPU time the rest of the process (the servers) spent in the window:
     /// the process's CPU time minus this client thread's.
-    pub server_cpu: Duration,
+    pub server_cpu: CpuTime,
+    /// CPU time of this client thread in the window.
+    pub client_cpu: CpuTime,
 }
 
 impl RunResult {
@@ -36,7 +40,21 @@ impl RunResult {
 
     /// Server CPU time per round trip, in microseconds.
     pub fn server_cpu_us_per_round_trip(&self) -> f64 {
-        self.server_cpu.as_secs_f64() * 1e6 / self.round_trips.max(1) as f64
+        self.per_round_trip_us(self.server_cpu.total())
+    }
+
+    /// The servers' kernel CPU time per round trip, in microseconds.
+    pub fn server_kernel_us_per_round_trip(&self) -> f64 {
+        self.per_round_trip_us(self.server_cpu.system)
+    }
+
+    /// The client's CPU time per round trip, in microseconds.
+    pub fn client_cpu_us_per_round_trip(&self) -> f64 {
+        self.per_round_trip_us(self.client_cpu.total())
+    }
+
+    fn per_round_trip_us(&self, t: Duration) -> f64 {
+        t.as_secs_f64() * 1e6 / self.round_trips.max(1) as f64
     }
 
     /// A latency quantile (0.5 = median, 0.99 = p99), in microseconds.
@@ -186,14 +204,14 @@ impl RpcClient {
             }
         }
         let (process, thread) = crate::sys::cpu_time();
-        let server_cpu = process
-            .saturating_sub(cpu_before.0)
-            .saturating_sub(thread.saturating_sub(cpu_before.1));
+        let client_cpu = thread.minus(&cpu_before.1);
+        let server_cpu = process.minus(&cpu_before.0).minus(&client_cpu);
         Ok(RunResult {
             round_trips: done,
             elapsed: finished_at - start,
             latency,
             server_cpu,
+            client_cpu,
         })
     }
 
