@@ -401,6 +401,24 @@ fn main() {
         "cross-core 64 B x 64: roost {cross_roost:.0} | roost-noarena {cross_noarena:.0} | vs noarena {:.2}x",
         cross_roost / cross_noarena
     );
+    if cross_noarena.is_finite() {
+        // The allocator is part of the server's user-space time; were all of
+        // that user space free, roost-noarena could reach at most this.
+        let k = summarise(
+            &cross_results,
+            "roost-noarena",
+            RunResult::server_kernel_us_per_round_trip,
+        );
+        let c = summarise(&cross_results, "roost-noarena", RunResult::client_cpu_us_per_round_trip);
+        let all = summarise(&cross_results, "roost-noarena", RunResult::server_cpu_us_per_round_trip);
+        let ceiling = cores * 1e6 / (c + k);
+        println!(
+            "cross-core server CPU per round trip (us): roost {:.2} | roost-noarena {all:.2}, of which user space {:.2}; ceiling with free user space: {ceiling:.0} round trips/s = {:.2}x roost-noarena's median",
+            summarise(&cross_results, "roost", RunResult::server_cpu_us_per_round_trip),
+            all - k,
+            ceiling / cross_noarena
+        );
+    }
     let metrics = rt.handle().metrics();
     for w in &metrics.workers {
         if let Some(a) = &w.arena {
