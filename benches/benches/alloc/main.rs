@@ -51,7 +51,6 @@ use std::alloc::{handle_alloc_error, GlobalAlloc, System};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::hint::black_box;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -63,10 +62,16 @@ use roost_benches::global_alloc::{
     buffer_layout, AllocProducer, FreeConsumer, RawBuffer, RingOnlyConsumer, RingOnlyProducer,
 };
 use roost_benches::handoff::{Consumer, Handoff, HandoffConfig, Producer};
-use roost_benches::memory::{self, mib};
-use roost_benches::report::{comparison_line, ns};
+use roost_benches::memory::mib;
+use roost_benches::report::ns;
 use roost_benches::samples::{median, SampleLog};
 use tikv_jemallocator::Jemalloc;
+
+mod report;
+mod resident;
+
+use report::{print_arena_stats, print_lines, print_ring_floor, print_targets, Figures};
+use resident::{memory_child, print_memory, CHILD_FLAG};
 
 /// Buffer sizes of the cross-core case.
 const CROSS_SIZES: [usize; 4] = [64, 2048, 16 << 10, 64 << 10];
@@ -264,75 +269,6 @@ fn local_ops(subject: Subject, size: usize, iters: u64) -> Duration {
         Subject::Mimalloc => local_global(&MIMALLOC, size, iters),
         Subject::RingOnly => unreachable!("the ring has no local case"),
     }
-}
-
-// ---------------------------------------------------------------------------
-// Resident memory: each cross-core case in a fresh process.
-// ---------------------------------------------------------------------------
-
-const CHILD_FLAG: &str = "--memory-child";
-
-/// What a child process reports about one cross-core case.
-#[derive(Debug, Clone, Default)]
-struct MemoryReport {
-    baseline: u64,
-    resident: u64,
-    peak: u64,
-    ops: u64,
-    /// chunk_bytes, chunk_bytes_high_water, fallback_limit, in_use_high_water.
-    arena: Option<[u64; 4]>,
-}
-
-/// Child process: run one cross-core case for `secs`, then report resident
-/// memory while the pipeline is still up (every buffer freed and sent home).
-fn memory_child(subject: Subject, size: usize, secs: f64) {
-    let cores = cores::allowed().expect("read the allowed cores");
-    let baseline = memory::resident().expect("read VmRSS").now;
-    let cross = start_cross_core(subject, size, cores);
-    let deadline = Instant::now() + Duration::from_secs_f64(secs);
-    let mut ops = 0;
-    while ops == 0 || Instant::now() < deadline {
-        let n = 16 * IN_FLIGHT as u64;
-        cross.handoff.run(n);
-        ops += n;
-    }
-    let mem = memory::resident().expect("read VmRSS");
-    let mut line = format!("{CHILD_FLAG} {baseline} {} {} {ops}", mem.now, mem.peak);
-    if let Some(arena) = &cross.arena {
-        let s = arena.stats();
-        line += &format!(
-            " {} {} {} {}",
-            s.chunk_bytes, s.chunk_bytes_high_water, s.fallback_limit, s.in_use_high_water
-        );
-    }
-    println!("{line}");
-}
-
-fn run_memory_child(subject: Subject, size: usize, secs: f64) -> Result<MemoryReport, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(exe)
-        .args([CHILD_FLAG, subject.name(), &size.to_string(), &secs.to_string()])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("child failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(CHILD_FLAG))
-        .ok_or_else(|| "child printed no report".to_string())?;
-    let nums: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-    if nums.len() < 4 {
-        return Err(format!("bad child report: {line}"));
-    }
-    Ok(MemoryReport {
-        baseline: nums[0],
-        resident: nums[1],
-        peak: nums[2],
-        ops: nums[3],
-        arena: (nums.len() >= 8).then(|| [nums[4], nums[5], nums[6], nums[7]]),
-    })
 }
 
 // ---------------------------------------------------------------------------
@@ -577,150 +513,6 @@ fn smoke(cores: &CoreSet, results: &mut Results) {
             local_ops(subject, size, n);
             let elapsed = local_ops(subject, size, n);
             results.insert((Case::Local(size), subject), elapsed.as_nanos() as f64 / n as f64);
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Reports.
-// ---------------------------------------------------------------------------
-
-/// Roost's median and its speedup over the best other allocator, per case.
-type Figures = BTreeMap<Case, (f64, f64)>;
-
-/// One line per case, e.g. `cross-core 2048 B: roost 18.1 ns/op | glibc 700
-/// | jemalloc 410 | mimalloc 120 | speedup 6.6x`, then `| ring-only ...`
-/// when `with_ring`.
-fn print_lines(results: &Results, with_ring: bool) -> Figures {
-    let mut cases: Vec<Case> = results.keys().map(|(case, _)| *case).collect();
-    cases.dedup();
-    let mut figures = Figures::new();
-    for case in cases {
-        let get = |s: Subject| results.get(&(case, s)).copied();
-        let others: Vec<(&str, Option<f64>)> = Subject::ALLOCATORS[1..].iter().map(|s| (s.name(), get(*s))).collect();
-        let roost = get(Subject::Roost);
-        let (mut line, speedup) = comparison_line(&case.to_string(), ("roost", roost), &others);
-        if let (Some(roost), Some(speedup)) = (roost, speedup) {
-            figures.insert(case, (roost, speedup));
-        }
-        if let (true, Some(ring)) = (with_ring, get(Subject::RingOnly)) {
-            line += &format!(" | ring-only {}", ns(ring));
-        }
-        println!("{line}");
-    }
-    figures
-}
-
-fn print_ring_floor(results: &Results) {
-    let floors: Vec<String> = CROSS_SIZES
-        .iter()
-        .filter_map(|&size| {
-            let floor = results.get(&(Case::CrossCore(size), Subject::RingOnly))?;
-            Some(format!("{size} B group {}", ns(*floor)))
-        })
-        .collect();
-    if !floors.is_empty() {
-        println!(
-            "ring-only floor (the same ring, no allocation; ns per item): {}",
-            floors.join(" | ")
-        );
-    }
-}
-
-fn print_targets(figures: &Figures, interleaved: &Figures) {
-    println!();
-    println!("targets:");
-    if let Some((roost, speedup)) = figures.get(&Case::CrossCore(2048)) {
-        let check = interleaved
-            .get(&Case::CrossCore(2048))
-            .map(|(r, s)| format!("; interleaved cross-check {s:.1}x ({} ns/op)", ns(*r)))
-            .unwrap_or_default();
-        println!(
-            "  cross-core 2048 B at least 3x faster than the best other: {speedup:.1}x ({} ns/op) {}{check}",
-            ns(*roost),
-            if *speedup >= 3.0 { "MET" } else { "MISSED" }
-        );
-    }
-    let worst_local = figures
-        .iter()
-        .filter_map(|(case, (roost, _))| match case {
-            Case::Local(size) => Some((*size, *roost)),
-            Case::CrossCore(_) => None,
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    if let Some((size, worst)) = worst_local {
-        println!(
-            "  local alloc+free at most 10 ns in every class: worst {} ns ({size} B) {}",
-            ns(worst),
-            if worst <= 10.0 { "MET" } else { "MISSED" }
-        );
-    }
-}
-
-fn print_arena_stats(stats: &[(usize, ArenaStats)], local: &ArenaStats) {
-    println!();
-    println!(
-        "roost arenas (memory_limit {} each), after the last run of each benchmark:",
-        mib(ARENA_LIMIT as u64)
-    );
-    for (size, s) in stats {
-        println!(
-            "  cross-core {size} B, thread A: chunk_bytes {}, chunk_bytes_high_water {}, fallback_limit {}, \
-             allocations {}, returns_received {}, return_drains {}, in_use_high_water {}",
-            mib(s.chunk_bytes),
-            mib(s.chunk_bytes_high_water),
-            s.fallback_limit,
-            s.allocations,
-            s.returns_received,
-            s.return_drains,
-            mib(s.in_use_high_water),
-        );
-    }
-    println!(
-        "  local cases, main thread: chunk_bytes {}, chunk_bytes_high_water {}, fallback_limit {}, allocations {}",
-        mib(local.chunk_bytes),
-        mib(local.chunk_bytes_high_water),
-        local.fallback_limit,
-        local.allocations
-    );
-}
-
-fn print_memory(sizes: &[usize], secs: f64) {
-    println!();
-    println!(
-        "resident memory after each cross-core case: a fresh process per case runs it for {secs:.1} s; \
-         VmRSS with the pipeline idle and every buffer freed (peak = VmHWM):"
-    );
-    for &size in sizes {
-        let mut line = format!("  cross-core {size} B:");
-        let mut arena_line = None;
-        for (i, subject) in Subject::ALLOCATORS.into_iter().enumerate() {
-            line += if i == 0 { " " } else { " | " };
-            match run_memory_child(subject, size, secs) {
-                Ok(r) => {
-                    line += &format!("{} {} (peak {})", subject.name(), mib(r.resident), mib(r.peak));
-                    if let Some([chunk, chunk_high, fallback, in_use_high]) = r.arena {
-                        let limit = ARENA_LIMIT as u64;
-                        let within = r.peak <= limit && chunk_high <= limit;
-                        arena_line = Some(format!(
-                            "    roost: chunk_bytes {}, chunk_bytes_high_water {}, fallback_limit {fallback}, \
-                             in_use_high_water {}, VmRSS before the run {}, {} ops; peak {} the {} limit",
-                            mib(chunk),
-                            mib(chunk_high),
-                            mib(in_use_high),
-                            mib(r.baseline),
-                            r.ops,
-                            if within { "within" } else { "OVER" },
-                            mib(limit),
-                        ));
-                    }
-                }
-                Err(e) => line += &format!("{} error: {e}", subject.name()),
-            }
-        }
-        println!("{line}");
-        if let Some(a) = arena_line {
-            println!("{a}");
         }
     }
 }
