@@ -238,3 +238,33 @@ fn sleep_reset_moves_the_deadline() {
         s.await;
     });
 }
+
+/// A worker waiting for a timer spins for `spin_before_park` (counted in
+/// `spin_nanos`) and then parks; with no spin it parks at once and the
+/// counter stays at zero.
+#[test]
+fn idle_workers_count_their_spin_and_park() {
+    let idle = |spin: Duration| {
+        let rt = roost_runtime::Runtime::builder()
+            .worker_threads(1)
+            .pin_workers(false)
+            .spin_before_park(spin)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for _ in 0..5 {
+                roost_runtime::time::sleep(Duration::from_millis(3)).await;
+            }
+        });
+        // The worker publishes its counters once per tick; one more tick.
+        rt.block_on(async {});
+        let w = rt.handle().metrics().workers[0].clone();
+        (w.spin_nanos, w.parks)
+    };
+    let (spun, parks) = idle(Duration::from_micros(200));
+    assert!(spun > 0, "no spin counted");
+    assert!(parks >= 1, "never parked");
+    let (spun, parks) = idle(Duration::ZERO);
+    assert_eq!(spun, 0);
+    assert!(parks >= 1, "never parked");
+}

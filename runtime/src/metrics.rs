@@ -75,7 +75,9 @@ pub struct WorkerMetrics {
     /// arena upkeep, I/O).
     pub ticks: u64,
     /// Nanoseconds spent idle but awake, watching the inbox (and sockets)
-    /// before parking (see `Builder::spin_before_park`).
+    /// before parking (see `Builder::spin_before_park`). Wall-clock time: it
+    /// includes the moments the worker yields its core to other threads
+    /// while it watches, so it is an upper bound on the CPU the spin used.
     pub spin_nanos: u64,
     /// The worker's arena, once it is installed.
     pub arena: Option<ArenaStats>,
