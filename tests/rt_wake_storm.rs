@@ -60,17 +60,22 @@ fn million_cross_worker_ping_pong_wakes() {
     );
 }
 
-/// Four threads (two plain threads and a task on each worker) hammer one
-/// task with 250,000 wakes each, bumping a counter before every wake. The
-/// task sleeps until it has seen the final count: if the last wake were
-/// lost, it would never get there.
-#[test]
-fn million_wakes_from_everywhere_into_one_task() {
-    const PER_SOURCE: u64 = 250_000;
-    const SOURCES: u64 = 4;
-    let rt = support::runtime(2);
+/// Hammers one task on worker 1 with `per_source` wakes from each of
+/// `threads` plain threads and from a task on each of `workers`, bumping a
+/// counter before every wake (`wake` is how each wake is issued). The task
+/// sleeps until it has seen the final count: if the last wake were lost, it
+/// would never get there. Returns (polls of the task, wakes counted).
+fn wake_storm(
+    rt: &roost_runtime::Runtime,
+    what: &'static str,
+    threads: usize,
+    workers: &'static [usize],
+    per_source: u64,
+    wake: fn(&Waker),
+) -> (u64, u64) {
+    let total = per_source * (threads + workers.len()) as u64;
     let handle = rt.handle().clone();
-    let (polls, wakes_seen) = support::watchdog(Duration::from_secs(60), "wake storm", move || {
+    support::watchdog(Duration::from_secs(60), what, move || {
         let counter = Arc::new(AtomicU64::new(0));
         let slot: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
         let registered = support::Signal::new();
@@ -81,7 +86,7 @@ fn million_wakes_from_everywhere_into_one_task() {
                 polls += 1;
                 *s.lock().unwrap() = Some(cx.waker().clone());
                 r.raise();
-                if c.load(Ordering::Acquire) == PER_SOURCE * SOURCES {
+                if c.load(Ordering::Acquire) == total {
                     Poll::Ready(())
                 } else {
                     Poll::Pending
@@ -90,37 +95,34 @@ fn million_wakes_from_everywhere_into_one_task() {
             .await;
             polls
         });
-        let waker = handle.block_on({
-            let registered = registered.clone();
-            let slot = slot.clone();
-            async move {
-                registered.wait().await;
-                let waker = slot.lock().unwrap().clone().unwrap();
-                waker
-            }
+        let waker = handle.block_on(async move {
+            registered.wait().await;
+            let waker = slot.lock().unwrap().clone().unwrap();
+            waker
         });
         let hammer = {
             let counter = counter.clone();
             move |waker: Waker| {
-                for _ in 0..PER_SOURCE {
+                for _ in 0..per_source {
                     counter.fetch_add(1, Ordering::Release);
-                    waker.wake_by_ref();
+                    wake(&waker);
                 }
             }
         };
-        let threads: Vec<_> = (0..2)
+        let plain: Vec<_> = (0..threads)
             .map(|_| {
                 let (h, w) = (hammer.clone(), waker.clone());
                 std::thread::spawn(move || h(w))
             })
             .collect();
-        let in_runtime: Vec<_> = (0..2)
-            .map(|worker| {
+        let in_runtime: Vec<_> = workers
+            .iter()
+            .map(|&worker| {
                 let (h, w) = (hammer.clone(), waker.clone());
                 handle.spawn_on(worker, async move { h(w) })
             })
             .collect();
-        for t in threads {
+        for t in plain {
             t.join().unwrap();
         }
         let polls = handle.block_on(async move {
@@ -130,7 +132,17 @@ fn million_wakes_from_everywhere_into_one_task() {
             target.await.unwrap()
         });
         (polls, counter.load(Ordering::SeqCst))
-    });
+    })
+}
+
+/// Four sources (two plain threads and a task on each worker) wake one task
+/// by reference 250,000 times each.
+#[test]
+fn million_wakes_from_everywhere_into_one_task() {
+    const PER_SOURCE: u64 = 250_000;
+    const SOURCES: u64 = 4;
+    let rt = support::runtime(2);
+    let (polls, wakes_seen) = wake_storm(&rt, "wake storm", 2, &[0, 1], PER_SOURCE, Waker::wake_by_ref);
     assert_eq!(wakes_seen, PER_SOURCE * SOURCES);
     // Wakes while the task is already scheduled coalesce into one poll.
     assert!((2..=PER_SOURCE * SOURCES + 1).contains(&polls), "{polls} polls");
@@ -145,58 +157,10 @@ fn wakes_by_value_from_a_peer_worker_and_a_thread() {
     const PER_SOURCE: u64 = 200_000;
     const SOURCES: u64 = 2;
     let rt = support::runtime(2);
-    let handle = rt.handle().clone();
-    let (polls, wakes_seen) = support::watchdog(Duration::from_secs(60), "wake-by-value storm", move || {
-        let counter = Arc::new(AtomicU64::new(0));
-        let slot: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
-        let registered = support::Signal::new();
-        let (c, s, r) = (counter.clone(), slot.clone(), registered.clone());
-        let target = handle.spawn_on(1, async move {
-            let mut polls = 0u64;
-            poll_fn(|cx| {
-                polls += 1;
-                *s.lock().unwrap() = Some(cx.waker().clone());
-                r.raise();
-                if c.load(Ordering::Acquire) == PER_SOURCE * SOURCES {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
-            })
-            .await;
-            polls
-        });
-        let waker = handle.block_on({
-            let (registered, slot) = (registered.clone(), slot.clone());
-            async move {
-                registered.wait().await;
-                let waker = slot.lock().unwrap().clone().unwrap();
-                waker
-            }
-        });
-        let hammer = {
-            let counter = counter.clone();
-            move |waker: Waker| {
-                for _ in 0..PER_SOURCE {
-                    counter.fetch_add(1, Ordering::Release);
-                    // Deliberately by value: each wake hands a reference over.
-                    #[allow(clippy::waker_clone_wake)]
-                    waker.clone().wake();
-                }
-            }
-        };
-        let thread = {
-            let (h, w) = (hammer.clone(), waker.clone());
-            std::thread::spawn(move || h(w))
-        };
-        let peer = handle.spawn_on(0, async move { hammer(waker) });
-        thread.join().unwrap();
-        let polls = handle.block_on(async move {
-            peer.await.unwrap();
-            target.await.unwrap()
-        });
-        (polls, counter.load(Ordering::SeqCst))
-    });
+    // Deliberately by value: each wake hands a reference over.
+    #[allow(clippy::waker_clone_wake)]
+    let by_value: fn(&Waker) = |w| w.clone().wake();
+    let (polls, wakes_seen) = wake_storm(&rt, "wake-by-value storm", 1, &[0], PER_SOURCE, by_value);
     assert_eq!(wakes_seen, PER_SOURCE * SOURCES);
     assert!((2..=PER_SOURCE * SOURCES + 1).contains(&polls), "{polls} polls");
     // The target completed and left its worker.
