@@ -163,6 +163,4 @@ fn wakes_by_value_from_a_peer_worker_and_a_thread() {
     let (polls, wakes_seen) = wake_storm(&rt, "wake-by-value storm", 1, &[0], PER_SOURCE, by_value);
     assert_eq!(wakes_seen, PER_SOURCE * SOURCES);
     assert!((2..=PER_SOURCE * SOURCES + 1).contains(&polls), "{polls} polls");
-    // The target completed and left its worker.
-    assert_eq!(rt.handle().metrics().sum(|w| w.live_tasks), 0);
 }
