@@ -23,7 +23,7 @@ use loom::thread;
 use crate::context::{self, Context};
 use crate::sched::core::Core;
 use crate::sched::{Unpark, WorkerShared};
-use crate::task::{yield_now, JoinError};
+use crate::task::{yield_now, AbortHandle, JoinError, JoinHandle};
 use crate::time::TimerDriver;
 
 struct NotifyUnpark(Arc<Notify>);
@@ -68,6 +68,16 @@ fn run_until_idle(ctx: &Context, notify: &Notify) {
     }
 }
 
+/// Spawns `future` on the worker of `ctx` and returns its join and abort
+/// handles.
+fn spawn_abortable<F: Future + 'static>(ctx: &Context, future: F) -> (JoinHandle<F::Output>, AbortHandle) {
+    context::enter(ctx, || {
+        let jh = ctx.core.spawn_local(future).ok().unwrap();
+        let abort = jh.abort_handle();
+        (jh, abort)
+    })
+}
+
 /// Counts drops of the future's captured state.
 struct Probe(Arc<AtomicUsize>);
 
@@ -95,18 +105,10 @@ fn loom_task_abort_against_completion_against_join_drop() {
         let (ctx, notify) = worker();
         let drops = Arc::new(AtomicUsize::new(0));
         let probe = Probe(drops.clone());
-        let (jh, abort) = context::enter(&ctx, || {
-            let jh = ctx
-                .core
-                .spawn_local(async move {
-                    let _probe = probe;
-                    yield_now().await;
-                    5usize
-                })
-                .ok()
-                .unwrap();
-            let abort = jh.abort_handle();
-            (jh, abort)
+        let (jh, abort) = spawn_abortable(&ctx, async move {
+            let _probe = probe;
+            yield_now().await;
+            5usize
         });
         let aborter = thread::spawn(move || abort.abort());
         let dropper = thread::spawn(move || drop(jh));
@@ -128,18 +130,10 @@ fn loom_task_abort_against_completion_against_remote_join() {
         let (ctx, notify) = worker();
         let ran_to_end = Arc::new(AtomicUsize::new(0));
         let r = ran_to_end.clone();
-        let (jh, abort) = context::enter(&ctx, || {
-            let jh = ctx
-                .core
-                .spawn_local(async move {
-                    yield_now().await;
-                    r.fetch_add(1, Ordering::SeqCst);
-                    5usize
-                })
-                .ok()
-                .unwrap();
-            let abort = jh.abort_handle();
-            (jh, abort)
+        let (jh, abort) = spawn_abortable(&ctx, async move {
+            yield_now().await;
+            r.fetch_add(1, Ordering::SeqCst);
+            5usize
         });
         let aborter = thread::spawn(move || abort.abort());
         let joiner = thread::spawn(move || {
