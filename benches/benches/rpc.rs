@@ -72,11 +72,37 @@ fn settings() -> Settings {
 
 /// Server workers per runtime: `ROOST_RPC_WORKERS`, or every allowed core.
 fn workers() -> usize {
-    let cores = roost_benches::cores::allowed().map_or(2, |c| c.ids().len());
     std::env::var("ROOST_RPC_WORKERS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(cores)
+        .unwrap_or_else(core_count)
+}
+
+/// The cores this process may run on (2 if they cannot be read).
+fn core_count() -> usize {
+    roost_benches::cores::allowed().map_or(2, |c| c.ids().len())
+}
+
+/// The rr servers, in the order of the summary lines.
+const RR_SERVERS: [&str; 4] = ["roost", "roost-noarena", "tokio-mt", "tokio-ct"];
+
+/// One figure of a run.
+type Stat = fn(&RunResult) -> f64;
+
+/// The median of `stat` over `name`'s runs; NaN for a server left out with
+/// `ROOST_RPC_ONLY`.
+fn median_of(results: &[(String, Vec<RunResult>)], name: &str, stat: Stat) -> f64 {
+    results.iter().find(|(n, _)| n == name).map_or(f64::NAN, |(_, runs)| {
+        median(&mut runs.iter().map(stat).collect::<Vec<_>>()).unwrap_or(f64::NAN)
+    })
+}
+
+/// What the host leaves to win: each round trip costs the client its CPU
+/// and the server at least its kernel time (two socket calls on loopback,
+/// which every epoll server pays alike). With a server whose user space
+/// cost nothing, throughput could not pass this many round trips/s.
+fn ceiling(cores: f64, client_us: f64, server_kernel_us: f64) -> f64 {
+    cores * 1e6 / (client_us + server_kernel_us)
 }
 
 /// With fewer workers than cores, the client gets the last core to itself.
@@ -342,61 +368,40 @@ fn main() {
     print_table("rr 64 B x 64", &rr_results);
     print_table("cross-core 64 B x 64", &cross_results);
     println!();
-    // A server left out with ROOST_RPC_ONLY reads NaN.
-    let summarise = |results: &[(String, Vec<RunResult>)], name: &str, f: fn(&RunResult) -> f64| -> f64 {
-        results.iter().find(|(n, _)| n == name).map_or(f64::NAN, |(_, runs)| {
-            median(&mut runs.iter().map(f).collect::<Vec<_>>()).unwrap_or(f64::NAN)
-        })
-    };
-    let tps = |results: &[(String, Vec<RunResult>)], name: &str| summarise(results, name, RunResult::throughput);
-    let (roost, noarena, mt, ct) = (
-        tps(&rr_results, "roost"),
-        tps(&rr_results, "roost-noarena"),
-        tps(&rr_results, "tokio-mt"),
-        tps(&rr_results, "tokio-ct"),
-    );
+    let rr = |name: &str, f: Stat| median_of(&rr_results, name, f);
+    let cross = |name: &str, f: Stat| median_of(&cross_results, name, f);
+    let tps = RunResult::throughput as Stat;
+    let cpu = RunResult::server_cpu_us_per_round_trip as Stat;
+    let kernel = RunResult::server_kernel_us_per_round_trip as Stat;
+    let client = RunResult::client_cpu_us_per_round_trip as Stat;
+    let [roost, noarena, mt, ct] = RR_SERVERS.map(|name| rr(name, tps));
     println!(
         "rr 64 B x 64: roost {roost:.0} | roost-noarena {noarena:.0} | tokio-mt {mt:.0} | tokio-ct {ct:.0} | vs best tokio {:.2}x (vs tokio-mt {:.2}x, vs tokio-ct {:.2}x)",
         roost / mt.max(ct),
         roost / mt,
         roost / ct
     );
-    let cpu = |results: &[(String, Vec<RunResult>)], name: &str| {
-        summarise(results, name, RunResult::server_cpu_us_per_round_trip)
-    };
-    let (roost_cpu, noarena_cpu, mt_cpu, ct_cpu) = (
-        cpu(&rr_results, "roost"),
-        cpu(&rr_results, "roost-noarena"),
-        cpu(&rr_results, "tokio-mt"),
-        cpu(&rr_results, "tokio-ct"),
-    );
+    let [roost_cpu, noarena_cpu, mt_cpu, ct_cpu] = RR_SERVERS.map(|name| rr(name, cpu));
     println!(
         "server CPU per round trip (us): roost {roost_cpu:.2} | roost-noarena {noarena_cpu:.2} | tokio-mt {mt_cpu:.2} | tokio-ct {ct_cpu:.2} | tokio-mt/roost {:.2}x",
         mt_cpu / roost_cpu
     );
-    // What the host leaves to win: each round trip costs the client its CPU
-    // and the server at least its kernel time (two socket calls on
-    // loopback, which every epoll server pays alike). With a server whose
-    // user space cost nothing, throughput could not pass cores / (client +
-    // server kernel) on this machine.
-    let kernel = |name: &str| summarise(&rr_results, name, RunResult::server_kernel_us_per_round_trip);
-    let client = |name: &str| summarise(&rr_results, name, RunResult::client_cpu_us_per_round_trip);
-    let cores = roost_benches::cores::allowed().map_or(2, |c| c.ids().len()) as f64;
-    let floor = client("roost").min(client("tokio-mt")) + kernel("roost").min(kernel("tokio-mt"));
-    let ceiling = cores * 1e6 / floor;
+    let [roost_k, noarena_k, mt_k, ct_k] = RR_SERVERS.map(|name| rr(name, kernel));
     println!(
-        "server kernel CPU per round trip (us): roost {:.2} | roost-noarena {:.2} | tokio-mt {:.2} | tokio-ct {:.2}; client CPU per round trip (us): {:.2}",
-        kernel("roost"),
-        kernel("roost-noarena"),
-        kernel("tokio-mt"),
-        kernel("tokio-ct"),
-        client("roost")
+        "server kernel CPU per round trip (us): roost {roost_k:.2} | roost-noarena {noarena_k:.2} | tokio-mt {mt_k:.2} | tokio-ct {ct_k:.2}; client CPU per round trip (us): {:.2}",
+        rr("roost", client)
+    );
+    let cores = core_count() as f64;
+    let best = ceiling(
+        cores,
+        rr("roost", client).min(rr("tokio-mt", client)),
+        roost_k.min(mt_k),
     );
     println!(
-        "ceiling on {cores} cores for a server with free user space: {ceiling:.0} round trips/s = {:.2}x tokio-mt's median",
-        ceiling / mt
+        "ceiling on {cores} cores for a server with free user space: {best:.0} round trips/s = {:.2}x tokio-mt's median",
+        best / mt
     );
-    let (cross_roost, cross_noarena) = (tps(&cross_results, "roost"), tps(&cross_results, "roost-noarena"));
+    let (cross_roost, cross_noarena) = (cross("roost", tps), cross("roost-noarena", tps));
     println!(
         "cross-core 64 B x 64: roost {cross_roost:.0} | roost-noarena {cross_noarena:.0} | vs noarena {:.2}x",
         cross_roost / cross_noarena
@@ -404,19 +409,13 @@ fn main() {
     if cross_noarena.is_finite() {
         // The allocator is part of the server's user-space time; were all of
         // that user space free, roost-noarena could reach at most this.
-        let k = summarise(
-            &cross_results,
-            "roost-noarena",
-            RunResult::server_kernel_us_per_round_trip,
-        );
-        let c = summarise(&cross_results, "roost-noarena", RunResult::client_cpu_us_per_round_trip);
-        let all = summarise(&cross_results, "roost-noarena", RunResult::server_cpu_us_per_round_trip);
-        let ceiling = cores * 1e6 / (c + k);
+        let (all, k) = (cross("roost-noarena", cpu), cross("roost-noarena", kernel));
+        let best = ceiling(cores, cross("roost-noarena", client), k);
         println!(
-            "cross-core server CPU per round trip (us): roost {:.2} | roost-noarena {all:.2}, of which user space {:.2}; ceiling with free user space: {ceiling:.0} round trips/s = {:.2}x roost-noarena's median",
-            summarise(&cross_results, "roost", RunResult::server_cpu_us_per_round_trip),
+            "cross-core server CPU per round trip (us): roost {:.2} | roost-noarena {all:.2}, of which user space {:.2}; ceiling with free user space: {best:.0} round trips/s = {:.2}x roost-noarena's median",
+            cross("roost", cpu),
             all - k,
-            ceiling / cross_noarena
+            best / cross_noarena
         );
     }
     let metrics = rt.handle().metrics();

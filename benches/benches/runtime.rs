@@ -56,6 +56,7 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
+use roost_benches::samples::median;
 
 /// Concurrent request/reply pairs in the ping-pong case.
 const FLOWS: u64 = 64;
@@ -455,13 +456,7 @@ fn reduce(calls: &[(u64, u128)], quick: bool, samples: usize) -> Option<f64> {
         .iter()
         .map(|&(i, n)| n as f64 / i.max(1) as f64)
         .collect();
-    per_op.sort_by(f64::total_cmp);
-    let mid = per_op.len() / 2;
-    Some(if per_op.len() % 2 == 1 {
-        per_op[mid]
-    } else {
-        (per_op[mid - 1] + per_op[mid]) / 2.0
-    })
+    median(&mut per_op)
 }
 
 fn summary(quick: bool, samples: usize) {
