@@ -69,13 +69,23 @@ impl ByteStream {
 
     pub fn fill(&mut self, out: &mut [u8]) {
         for b in out {
-            if self.used == 8 {
-                self.word = self.rng.next_u64().to_le_bytes();
-                self.used = 0;
-            }
-            *b = self.word[self.used];
-            self.used += 1;
+            *b = self.next_byte();
         }
+    }
+
+    /// Whether `got` is the stream's next `got.len()` bytes (it consumes
+    /// them either way): the check side of an echo.
+    pub fn matches(&mut self, got: &[u8]) -> bool {
+        got.iter().fold(true, |same, &b| same & (b == self.next_byte()))
+    }
+
+    fn next_byte(&mut self) -> u8 {
+        if self.used == 8 {
+            self.word = self.rng.next_u64().to_le_bytes();
+            self.used = 0;
+        }
+        self.used += 1;
+        self.word[self.used - 1]
     }
 }
 
