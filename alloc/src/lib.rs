@@ -32,6 +32,7 @@
 //! let stats = arena.stats();
 //! assert_eq!(stats.returns_received, 1);
 //! assert!(stats.is_balanced());
+//! assert_eq!(stats.in_use_bytes, 0);
 //! ```
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -104,8 +104,9 @@ fn slot_park_against_remote_close() {
         });
         t1.join().unwrap();
         t2.join().unwrap();
-        assert!(!slot.is_parked());
         drop(slot);
+        // Whichever won, the block came home: parked by the drop and
+        // released by the close, or sent home directly.
         let stats = settled(&monitor);
         assert_eq!(stats.in_use_bytes, 0);
         assert_eq!(stats.parked_bytes, 0);

@@ -77,11 +77,12 @@ pub(crate) struct StatsCells {
 
 /// A snapshot of one arena's counters.
 ///
-/// Block accounting balances once nothing is in flight (no buffer in a
-/// freeing thread's batch or in the return list):
-/// `block_bytes == in_use_bytes + free_bytes + parked_bytes + returning_bytes`
-/// holds exactly at every snapshot in which `returning_bytes` is up to date,
-/// and [`ArenaStats::is_balanced`] checks it.
+/// The arena counts the bytes of its blocks that are out (held by buffers,
+/// parked in slots, or on their way home) and the bytes parked; `in_use_bytes`
+/// and `free_bytes` are derived from those two and `block_bytes`, so
+/// `block_bytes == in_use_bytes + free_bytes + parked_bytes` whenever the
+/// counters are consistent (see [`ArenaStats::is_balanced`]). Blocks on their
+/// way home count as in use until the arena drains them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ArenaStats {
@@ -139,12 +140,13 @@ pub struct ArenaStats {
 }
 
 impl ArenaStats {
-    /// Whether the block accounting balances:
-    /// `block_bytes == in_use_bytes + free_bytes + parked_bytes`.
-    ///
-    /// Blocks on their way home (in another thread's batch or in the return
-    /// list) count as in use until they are drained, so call this after
-    /// flushing the freeing threads and draining the arena.
+    /// Whether the counters are consistent:
+    /// `block_bytes == in_use_bytes + free_bytes + parked_bytes`, which
+    /// fails only when more bytes are counted parked than out, or more out
+    /// than the arena has (a block freed twice, a park counted without its
+    /// block). It cannot see a buffer that was leaked or is still held: check
+    /// `in_use_bytes` for that, after flushing the freeing threads and
+    /// draining the arena.
     pub fn is_balanced(&self) -> bool {
         self.block_bytes == self.in_use_bytes + self.free_bytes + self.parked_bytes
     }

@@ -2,8 +2,9 @@
 
 use roost::alloc::{maintain, Arena, ArenaConfig, ArenaMonitor, ArenaStats};
 
-/// Flushes this thread's batches, drains its arena, and checks that the
-/// block accounting balances (allocated = in use + free + parked).
+/// Flushes this thread's batches, drains its arena, and checks that its
+/// counters are consistent (see `ArenaStats::is_balanced`; callers check
+/// `in_use_bytes` themselves where nothing should be out).
 pub fn settle(monitor: &ArenaMonitor) -> ArenaStats {
     maintain();
     let stats = monitor.stats();
