@@ -580,10 +580,8 @@ pub(crate) unsafe fn release_block(meta: NonNull<BlockMeta>) {
     // SAFETY: the caller owns the idle block.
     let (class, slot) = unsafe { ((*m).class, (*m).slot.get()) };
     if class == HEAP_CLASS {
-        if !slot.is_null() {
-            // SAFETY: we own the idle block.
-            unsafe { detach_slot(m, slot) };
-        }
+        // `attach_slot` and `park` refuse heap blocks.
+        debug_assert!(slot.is_null(), "a heap block in a reuse slot");
         // SAFETY: a heap block with no handle.
         unsafe { block::free_heap_block(meta) };
         return;

@@ -34,7 +34,7 @@ use std::alloc::{self, Layout};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
-use crate::loom::sync::atomic::AtomicUsize;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::slot::SlotShared;
 
 /// Size of one chunk of arena memory, and its alignment.
@@ -93,6 +93,23 @@ pub(crate) struct BlockMeta {
     pub(crate) slot: Cell<*const SlotShared>,
     /// Size class index, or [`HEAP_CLASS`].
     pub(crate) class: u8,
+}
+
+impl BlockMeta {
+    /// Counts one more handle on the block (a caller that holds one).
+    #[inline]
+    pub(crate) fn add_handle(&self) {
+        let old = self.refs.fetch_add(1, Ordering::Relaxed);
+        if old > isize::MAX as usize {
+            std::process::abort();
+        }
+    }
+
+    /// Whether the caller's handle is the only one on the block.
+    #[inline]
+    pub(crate) fn is_unique(&self) -> bool {
+        self.refs.load(Ordering::Acquire) == 1
+    }
 }
 
 /// The header at the start of every chunk.

@@ -245,10 +245,7 @@ impl ArenaBytesMut {
 
     fn share(&self) {
         // SAFETY: our handle keeps the meta alive.
-        let old = unsafe { self.meta.as_ref() }.refs.fetch_add(1, Ordering::Relaxed);
-        if old > isize::MAX as usize {
-            std::process::abort();
-        }
+        unsafe { self.meta.as_ref() }.add_handle();
     }
 
     /// Turns the buffer into a shared, immutable, clonable [`ArenaBytes`]
@@ -262,7 +259,7 @@ impl ArenaBytesMut {
     /// Whether no other handle shares this buffer's block.
     pub fn is_unique(&self) -> bool {
         // SAFETY: our handle keeps the meta alive.
-        unsafe { self.meta.as_ref() }.refs.load(Ordering::Acquire) == 1
+        unsafe { self.meta.as_ref() }.is_unique()
     }
 
     /// Whether the block came from the current thread's arena.

@@ -12,7 +12,6 @@ use std::ptr::NonNull;
 
 use crate::block::BlockMeta;
 use crate::buffer::{drop_handle, ArenaBytesMut};
-use crate::loom::sync::atomic::Ordering;
 
 /// A shared, immutable, cheaply clonable buffer on an arena block.
 ///
@@ -75,10 +74,7 @@ impl ArenaBytes {
 
     fn share(&self) {
         // SAFETY: our handle keeps the meta alive.
-        let old = unsafe { self.meta.as_ref() }.refs.fetch_add(1, Ordering::Relaxed);
-        if old > isize::MAX as usize {
-            std::process::abort();
-        }
+        unsafe { self.meta.as_ref() }.add_handle();
     }
 
     /// A zero-copy sub-view.
@@ -136,7 +132,7 @@ impl ArenaBytes {
     /// Whether this is the only handle on its block.
     pub fn is_unique(&self) -> bool {
         // SAFETY: our handle keeps the meta alive.
-        unsafe { self.meta.as_ref() }.refs.load(Ordering::Acquire) == 1
+        unsafe { self.meta.as_ref() }.is_unique()
     }
 
     /// Gets the writable buffer back if this is the only handle on its block;
