@@ -193,11 +193,13 @@ fn shutdown_then_late_waker() {
     .unwrap();
 }
 
-/// Worker A wakes tasks of worker B: the wakes travel as one batch.
+/// Worker A wakes tasks of worker B: the wakes travel as one batch, sent
+/// at the end of A's run of polls.
 #[test]
 fn batched_wakes_between_workers() {
     let (a, b) = (shared(0), shared(1));
     let peers: Box<[Arc<WorkerShared>]> = Box::new([a.clone(), b.clone()]);
+    let b_inbox = b.clone();
     let worker_b = context(b, peers.clone());
     let wakers: Arc<Mutex<Vec<Waker>>> = Arc::new(Mutex::new(Vec::new()));
     let mut handles = context::enter(&worker_b, || {
@@ -229,14 +231,20 @@ fn batched_wakes_between_workers() {
             for w in taken {
                 w.wake();
             }
+            assert!(b_inbox.inbox.is_empty(), "wakes went out before the run ended");
             worker_a.core.run(1);
+            assert!(!b_inbox.inbox.is_empty(), "the run did not send its batch");
         });
     })
     .join()
     .unwrap();
-    context::enter(&worker_b, || settle(&worker_b));
+    context::enter(&worker_b, || {
+        // One inbox node carries all five wakes.
+        assert_eq!(worker_b.core.drain_inbox(), 1);
+        settle(&worker_b);
+    });
     for (i, jh) in handles.iter_mut().enumerate() {
         assert_eq!(poll_now(jh).map(Result::unwrap), Poll::Ready(i as u32));
     }
-    assert!(worker_b.core.stats.remote_wakes.get() >= 5);
+    assert_eq!(worker_b.core.stats.remote_wakes.get(), 5);
 }
