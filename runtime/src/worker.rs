@@ -122,9 +122,7 @@ fn main(config: WorkerConfig, mut poll: Poll, handle: Handle, ready: mpsc::Sende
         let mut events = Events::with_capacity(config.events_capacity);
         run(&ctx, &mut poll, &mut events, &config, &handle);
         guard.cancelled = ctx.core.shutdown();
-        let metrics = &ctx.core.shared.metrics;
-        metrics.timers.set(ctx.timers.borrow().wheel.len() as u64);
-        metrics.io_sources.set(ctx.io.as_ref().map_or(0, |io| io.len()) as u64);
+        publish_metrics(&ctx);
         if let Some(hook) = &config.on_stop {
             hook();
         }
@@ -146,10 +144,7 @@ fn run(ctx: &Context, poll: &mut Poll, events: &mut Events, config: &WorkerConfi
         fire_timers(ctx);
         core.run(budget);
         roost_alloc::maintain();
-        core.publish_stats();
-        let metrics = &core.shared.metrics;
-        metrics.timers.set(ctx.timers.borrow().wheel.len() as u64);
-        metrics.io_sources.set(io.len() as u64);
+        publish_metrics(ctx);
         match runtime.state() {
             CANCELLING => return,
             DRAINING if core.live_tasks() == 0 => return,
@@ -231,6 +226,15 @@ fn spin_for_work(
             }
         }
     }
+}
+
+/// Copies the worker's counters, pending timers and I/O sources to its
+/// shared metrics (once a tick, and at exit).
+fn publish_metrics(ctx: &Context) {
+    ctx.core.publish_stats();
+    let metrics = &ctx.core.shared.metrics;
+    metrics.timers.set(ctx.timers.borrow().wheel.len() as u64);
+    metrics.io_sources.set(ctx.io.as_ref().map_or(0, |io| io.len()) as u64);
 }
 
 fn fire_timers(ctx: &Context) {

@@ -50,7 +50,6 @@ fn bump(c: &Cell<u64>) {
 /// See the module documentation.
 pub(crate) struct Core {
     pub(crate) shared: Arc<WorkerShared>,
-    shared_ptr: *const WorkerShared,
     run_queue: UnsafeCell<VecDeque<NonNull<Header>>>,
     tasks: UnsafeCell<Slab<NonNull<Header>>>,
     closing: Cell<bool>,
@@ -73,11 +72,9 @@ impl Core {
     /// A core for `shared`, batching wakes for `peers` (the runtime's
     /// workers by index, `shared` among them; empty to never batch).
     pub(crate) fn new(shared: Arc<WorkerShared>, peers: Box<[Arc<WorkerShared>]>) -> Self {
-        let shared_ptr = Arc::as_ptr(&shared);
         let outbox = peers.iter().map(|_| None).collect();
         Self {
             shared,
-            shared_ptr,
             run_queue: UnsafeCell::new(VecDeque::with_capacity(256)),
             tasks: UnsafeCell::new(Slab::with_capacity(256)),
             closing: Cell::new(false),
@@ -208,7 +205,7 @@ impl Core {
     /// Whether `header` is one of this worker's tasks.
     #[inline(always)]
     pub(crate) fn owns(&self, header: &Header) -> bool {
-        std::ptr::eq(Arc::as_ptr(&header.owner), self.shared_ptr)
+        Arc::ptr_eq(&header.owner, &self.shared)
     }
 
     /// Tasks alive on this worker.

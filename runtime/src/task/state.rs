@@ -128,19 +128,7 @@ impl State {
     /// the state if complete (the caller must drop the output).
     #[inline]
     pub(crate) fn drop_join_interest(&self) -> Result<(), usize> {
-        let mut s = self.0.load(Ordering::Acquire);
-        loop {
-            if s & COMPLETE != 0 {
-                return Err(s);
-            }
-            match self
-                .0
-                .compare_exchange_weak(s, s & !JOIN_INTEREST, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return Ok(()),
-                Err(actual) => s = actual,
-            }
-        }
+        self.update_unless_complete(|s| s & !JOIN_INTEREST)
     }
 
     /// Sets `JOIN_WAKER` unless complete. `Err` with the state if complete.

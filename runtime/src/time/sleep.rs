@@ -119,15 +119,14 @@ impl Future for Sleep {
             let uid = ctx.core.shared.uid;
             let mut timers = ctx.timers.borrow_mut();
             match this.entry {
-                Some(reg) if reg.worker == uid => {
-                    if timers.wheel.contains(reg.key) {
-                        (Poll::Pending, timers.wheel.set_waker(reg.key, cx.waker()))
-                    } else {
+                Some(reg) if reg.worker == uid => match timers.wheel.set_waker(reg.key, cx.waker()) {
+                    Ok(old) => (Poll::Pending, old),
+                    Err(_) => {
                         this.entry = None;
                         this.fired = true;
                         (Poll::Ready(()), None)
                     }
-                }
+                },
                 _ => match timers.insert(this.deadline, cx.waker().clone()) {
                     Ok(key) => {
                         this.entry = Some(Registered { worker: uid, key });

@@ -36,6 +36,10 @@ const LEVELS: usize = 6;
 pub(crate) const MAX_TICKS: u64 = (1 << (LEVEL_BITS * LEVELS)) - 1;
 const NIL: usize = usize::MAX;
 
+/// The timer a key names is no longer pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Gone;
+
 /// A handle to a pending timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TimerKey {
@@ -133,18 +137,23 @@ impl Wheel {
     }
 
     /// Whether the timer is still pending.
-    pub(crate) fn contains(&self, t: TimerKey) -> bool {
+    fn contains(&self, t: TimerKey) -> bool {
         self.entries.get(t.key).is_some_and(|e| e.generation == t.generation)
     }
 
-    /// Replaces the timer's waker unless it would wake the same task.
-    /// Returns the old waker, for the caller to drop outside any borrow.
-    pub(crate) fn set_waker(&mut self, t: TimerKey, waker: &Waker) -> Option<Waker> {
-        let entry = self.entries.get_mut(t.key).filter(|e| e.generation == t.generation)?;
-        match &entry.waker {
+    /// Replaces a pending timer's waker unless it would wake the same task.
+    /// Returns the old waker, for the caller to drop outside any borrow, or
+    /// `Err` if the timer is no longer pending (it fired or was removed).
+    pub(crate) fn set_waker(&mut self, t: TimerKey, waker: &Waker) -> Result<Option<Waker>, Gone> {
+        let entry = self
+            .entries
+            .get_mut(t.key)
+            .filter(|e| e.generation == t.generation)
+            .ok_or(Gone)?;
+        Ok(match &entry.waker {
             Some(w) if w.will_wake(waker) => None,
             _ => entry.waker.replace(waker.clone()),
-        }
+        })
     }
 
     /// Cancels a pending timer; returns its waker (if it was pending).
