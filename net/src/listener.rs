@@ -8,6 +8,9 @@
 //! starved server costs one `accept` call per pause and serves again as soon
 //! as descriptors are free. Readiness is kept across the pause (the kernel
 //! will not report the pending connections again: epoll is edge-triggered).
+//! An accepted connection whose set-up fails (`TCP_NODELAY`, registration
+//! with the reactor) is dropped and the loop goes on, after the same pause
+//! if the failure was one of those resource errors.
 
 use std::cell::Cell;
 use std::fmt;
@@ -199,24 +202,37 @@ impl TcpListener {
     /// which it handles itself (see the module docs).
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         loop {
-            match self.reg.read_io(|l| l.accept()).await {
-                Ok((io, peer)) => {
-                    self.backoff.set(Duration::ZERO);
-                    if self.options.nodelay {
-                        io.set_nodelay(true)?;
+            let error = match self.reg.read_io(|l| l.accept()).await {
+                Ok((io, peer)) => match self.set_up(io) {
+                    Ok(stream) => {
+                        self.backoff.set(Duration::ZERO);
+                        return Ok((stream, peer));
                     }
-                    return Ok((TcpStream::from_mio(io, self.options.buffers)?, peer));
-                }
+                    // Setting up one connection failed (it was reset
+                    // already, or registering it hit a limit): drop it, and
+                    // pause first if the process or the system is short.
+                    Err(e) if is_resource_error(&e) => e,
+                    Err(_) => continue,
+                },
                 Err(e) if is_connection_error(&e) => continue,
-                Err(e) if is_resource_error(&e) => {
-                    self.starved.set(self.starved.get() + 1);
-                    let pause = (self.backoff.get() * 2).clamp(Duration::from_millis(1), MAX_ACCEPT_BACKOFF);
-                    self.backoff.set(pause);
-                    roost_runtime::time::sleep(pause).await;
-                }
+                Err(e) if is_resource_error(&e) => e,
                 Err(e) => return Err(e),
-            }
+            };
+            debug_assert!(is_resource_error(&error));
+            self.starved.set(self.starved.get() + 1);
+            let pause = (self.backoff.get() * 2).clamp(Duration::from_millis(1), MAX_ACCEPT_BACKOFF);
+            self.backoff.set(pause);
+            roost_runtime::time::sleep(pause).await;
         }
+    }
+
+    /// Applies the listener's options to an accepted socket and registers
+    /// it with the current worker.
+    fn set_up(&self, io: mio::net::TcpStream) -> io::Result<TcpStream> {
+        if self.options.nodelay {
+            io.set_nodelay(true)?;
+        }
+        TcpStream::from_mio(io, self.options.buffers)
     }
 }
 
@@ -241,7 +257,6 @@ fn is_connection_error(e: &io::Error) -> bool {
                 | libc::EHOSTUNREACH
                 | libc::EOPNOTSUPP
                 | libc::ENETUNREACH
-                | libc::EINTR
         )
     ) || e.kind() == io::ErrorKind::Interrupted
 }
