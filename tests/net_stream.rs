@@ -239,3 +239,44 @@ fn accept_on_a_plain_listener() {
     client.join().unwrap();
     assert!(peer.ip().is_loopback());
 }
+
+/// A stream accepted with global buffers and switched to the arena parks
+/// arena buffers from then on, so it joins the idle sweep: its parked bytes
+/// are released after the idle time like any other stream's.
+#[test]
+fn a_stream_switched_to_the_arena_is_swept_when_idle() {
+    let rt = runtime(1);
+    let parked = rt.block_on_local(move || async move {
+        roost::net::idle::set_idle_release(Duration::from_millis(20));
+        let options = ListenOptions::new().buffer_source(roost::net::BufferSource::Global);
+        let l = TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), options).unwrap();
+        let mut client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        s.set_buffer_source(roost::net::BufferSource::Arena);
+        let mut reply = s.alloc_send(64);
+        reply.extend_from_slice(&[7u8; 64]);
+        s.send(reply).await.unwrap();
+        let mut got = [0u8; 64];
+        client.read_exact(&mut got).unwrap();
+        let arena = || {
+            roost::runtime::Handle::current().metrics().workers[0]
+                .arena
+                .clone()
+                .unwrap()
+        };
+        let parked = arena().parked_bytes;
+        // The stream stays open and idle; the sweeper must release its slot.
+        // (A generous bound turns a stream the sweeper never sees into a
+        // failure instead of a hang.)
+        for _ in 0..2_000 {
+            if arena().parked_bytes == 0 {
+                break;
+            }
+            roost::runtime::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(arena().parked_bytes, 0, "the idle stream kept its parked buffer");
+        drop((s, client));
+        parked
+    });
+    assert!(parked > 0, "the sent buffer was parked in the TX slot");
+}

@@ -231,10 +231,9 @@ impl TcpStream {
             buffers: Cell::new(buffers),
             recv_size: Cell::new(DEFAULT_RECV_SIZE),
         });
-        if buffers == BufferSource::Arena {
-            inner.idle_key.set(Some(idle::register(&inner)));
-        }
-        Ok(Self { inner })
+        let stream = Self { inner };
+        stream.set_buffer_source(buffers);
+        Ok(stream)
     }
 
     /// Registers a connected `std` stream with the current worker (the
@@ -313,6 +312,10 @@ impl TcpStream {
     /// Where the buffers of `recv` and `alloc_send` come from.
     pub fn set_buffer_source(&self, source: BufferSource) {
         self.inner.buffers.set(source);
+        // A stream that may park arena buffers is swept when idle.
+        if source == BufferSource::Arena && self.inner.idle_key.get().is_none() {
+            self.inner.idle_key.set(Some(idle::register(&self.inner)));
+        }
     }
 
     /// The buffer source (see [`set_buffer_source`](Self::set_buffer_source)).
