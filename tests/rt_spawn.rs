@@ -201,7 +201,7 @@ fn hundred_thousand_live_tasks() {
     const TASKS: usize = 100_000;
     let rt = support::runtime(2);
     let handle = rt.handle().clone();
-    let finished = support::watchdog(Duration::from_secs(60), "100k live tasks", move || {
+    let sum = support::watchdog(Duration::from_secs(60), "100k live tasks", move || {
         handle.block_on(async {
             let gate = Arc::new(tokio::sync::Notify::new());
             let parked = Arc::new(AtomicUsize::new(0));
@@ -219,8 +219,9 @@ fn hundred_thousand_live_tasks() {
                 roost_runtime::time::sleep(Duration::from_millis(1)).await;
             }
             // Metrics are published once a tick (and before a worker
-            // sleeps): wait for the count to show every parked task. The
-            // block_on task itself is alive too.
+            // sleeps): wait for the count to show every parked task (a
+            // count that never got there would hang: the watchdog fails
+            // the test). The block_on task itself is alive too.
             let handle = roost_runtime::Handle::current();
             let mut live = 0;
             while live < TASKS as u64 {
@@ -232,11 +233,9 @@ fn hundred_thousand_live_tasks() {
             for t in tasks {
                 sum += t.await.unwrap();
             }
-            (live, sum)
+            sum
         })
     });
-    let (live, sum) = finished;
-    assert!(live >= TASKS as u64, "only {live} tasks were alive at once");
     assert_eq!(sum, TASKS * (TASKS - 1) / 2);
     let m = rt.handle().metrics();
     assert!(m.sum(|w| w.tasks_spawned) > TASKS as u64);

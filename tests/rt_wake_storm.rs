@@ -64,7 +64,8 @@ fn million_cross_worker_ping_pong_wakes() {
 /// `threads` plain threads and from a task on each of `workers`, bumping a
 /// counter before every wake (`wake` is how each wake is issued). The task
 /// sleeps until it has seen the final count: if the last wake were lost, it
-/// would never get there. Returns (polls of the task, wakes counted).
+/// would never get there (the watchdog fails the test). Returns how many
+/// times the task was polled.
 fn wake_storm(
     rt: &roost_runtime::Runtime,
     what: &'static str,
@@ -72,7 +73,7 @@ fn wake_storm(
     workers: &'static [usize],
     per_source: u64,
     wake: fn(&Waker),
-) -> (u64, u64) {
+) -> u64 {
     let total = per_source * (threads + workers.len()) as u64;
     let handle = rt.handle().clone();
     support::watchdog(Duration::from_secs(60), what, move || {
@@ -125,13 +126,12 @@ fn wake_storm(
         for t in plain {
             t.join().unwrap();
         }
-        let polls = handle.block_on(async move {
+        handle.block_on(async move {
             for t in in_runtime {
                 t.await.unwrap();
             }
             target.await.unwrap()
-        });
-        (polls, counter.load(Ordering::SeqCst))
+        })
     })
 }
 
@@ -142,8 +142,7 @@ fn million_wakes_from_everywhere_into_one_task() {
     const PER_SOURCE: u64 = 250_000;
     const SOURCES: u64 = 4;
     let rt = support::runtime(2);
-    let (polls, wakes_seen) = wake_storm(&rt, "wake storm", 2, &[0, 1], PER_SOURCE, Waker::wake_by_ref);
-    assert_eq!(wakes_seen, PER_SOURCE * SOURCES);
+    let polls = wake_storm(&rt, "wake storm", 2, &[0, 1], PER_SOURCE, Waker::wake_by_ref);
     // Wakes while the task is already scheduled coalesce into one poll.
     assert!((2..=PER_SOURCE * SOURCES + 1).contains(&polls), "{polls} polls");
 }
@@ -160,7 +159,6 @@ fn wakes_by_value_from_a_peer_worker_and_a_thread() {
     // Deliberately by value: each wake hands a reference over.
     #[allow(clippy::waker_clone_wake)]
     let by_value: fn(&Waker) = |w| w.clone().wake();
-    let (polls, wakes_seen) = wake_storm(&rt, "wake-by-value storm", 1, &[0], PER_SOURCE, by_value);
-    assert_eq!(wakes_seen, PER_SOURCE * SOURCES);
+    let polls = wake_storm(&rt, "wake-by-value storm", 1, &[0], PER_SOURCE, by_value);
     assert!((2..=PER_SOURCE * SOURCES + 1).contains(&polls), "{polls} polls");
 }
