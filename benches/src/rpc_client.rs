@@ -78,6 +78,8 @@ struct Conn {
 pub struct RpcClient {
     poll: Poll,
     events: Events,
+    /// The connections an event reported ready (kept to reuse its memory).
+    ready: Vec<usize>,
     conns: Vec<Conn>,
     request: Vec<u8>,
     response: Vec<u8>,
@@ -114,6 +116,7 @@ impl RpcClient {
         let mut client = Self {
             poll,
             events: Events::with_capacity(1024),
+            ready: Vec::with_capacity(1024),
             conns,
             response: vec![0; request.len()],
             request,
@@ -165,8 +168,10 @@ impl RpcClient {
         while in_flight > 0 {
             self.poll.poll(&mut self.events, Some(Duration::from_millis(100)))?;
             let stopping = deadline.is_some_and(|d| Instant::now() >= d);
-            let ready: Vec<usize> = self.events.iter().map(|e| e.token().0).collect();
-            for i in ready {
+            let mut ready = std::mem::take(&mut self.ready);
+            ready.clear();
+            ready.extend(self.events.iter().map(|e| e.token().0));
+            for &i in &ready {
                 if !self.conns[i].active {
                     continue;
                 }
@@ -202,6 +207,7 @@ impl RpcClient {
                     }
                 }
             }
+            self.ready = ready;
         }
         let (process, thread) = crate::sys::cpu_time();
         let client_cpu = thread.minus(&cpu_before.1);
