@@ -39,10 +39,33 @@ pub fn start(
 /// Serves one connection until the peer closes it. A frame longer than
 /// [`MAX_FRAME`] ends the connection with `InvalidData`.
 pub async fn handle_connection(stream: TcpStream) -> io::Result<()> {
-    // Bytes of an incomplete frame, carried to the next read.
-    let mut partial: Option<ArenaBytesMut> = None;
+    let mut frames = Frames::default();
     while let Some(received) = stream.recv().await? {
-        let data = match partial.take() {
+        if let Some(complete) = frames.push(received)? {
+            let mut reply = stream.alloc_send(complete.len());
+            reply.extend_from_slice(&complete);
+            stream.send(reply).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Reassembles frames across reads: what a read completes comes out whole,
+/// an incomplete tail waits for the next read.
+#[derive(Default)]
+pub struct Frames {
+    partial: Option<ArenaBytesMut>,
+}
+
+impl Frames {
+    /// Adds the bytes of one read; returns the complete frames they finish,
+    /// if any, in one buffer.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidData` for a frame longer than [`MAX_FRAME`].
+    pub fn push(&mut self, received: ArenaBytesMut) -> io::Result<Option<ArenaBytesMut>> {
+        let mut data = match self.partial.take() {
             Some(mut pending) => {
                 pending.extend_from_slice(&received);
                 pending
@@ -50,11 +73,6 @@ pub async fn handle_connection(stream: TcpStream) -> io::Result<()> {
             None => received,
         };
         let complete = complete_frames(&data)?;
-        if complete > 0 {
-            let mut reply = stream.alloc_send(complete);
-            reply.extend_from_slice(&data[..complete]);
-            stream.send(reply).await?;
-        }
         if complete < data.len() {
             let rest = &data[complete..];
             let wanted = if rest.len() >= PREFIX {
@@ -64,10 +82,11 @@ pub async fn handle_connection(stream: TcpStream) -> io::Result<()> {
             };
             let mut pending = ArenaBytesMut::with_capacity(wanted.max(rest.len()));
             pending.extend_from_slice(rest);
-            partial = Some(pending);
+            self.partial = Some(pending);
+            data.truncate(complete);
         }
+        Ok((complete > 0).then_some(data))
     }
-    Ok(())
 }
 
 /// Length of the payload announced by the prefix at the start of `data`.

@@ -189,26 +189,11 @@ async fn cross_core_connection(stream: TcpStream, handlers: Arc<Vec<mpsc::Sender
     let here = roost::runtime::current_worker().unwrap_or(0);
     let handler = handlers[(here + 1) % handlers.len()].clone();
     let (reply_tx, mut reply_rx) = mpsc::channel::<ArenaBytesMut>(1);
-    let mut partial: Option<ArenaBytesMut> = None;
+    let mut frames = rpc::Frames::default();
     while let Some(received) = stream.recv().await? {
-        let mut data = match partial.take() {
-            Some(mut pending) => {
-                pending.extend_from_slice(&received);
-                pending
-            }
-            None => received,
-        };
-        let complete = rpc::complete_frames(&data)?;
-        if complete == 0 {
-            partial = Some(data);
+        let Some(data) = frames.push(received)? else {
             continue;
-        }
-        if complete < data.len() {
-            let rest = data.split_off(complete);
-            let mut carried = ArenaBytesMut::with_capacity(rest.len().max(64));
-            carried.extend_from_slice(&rest);
-            partial = Some(carried);
-        }
+        };
         handler
             .send((data, reply_tx.clone()))
             .await
