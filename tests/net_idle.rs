@@ -4,9 +4,6 @@
 //! The clients run in a child process (this test binary, re-executed with
 //! `ROOST_IDLE_CHILD` set): 20,000 descriptors would not fit one process.
 
-#[path = "../examples/rpc.rs"]
-#[allow(dead_code)]
-mod rpc;
 #[path = "support/net.rs"]
 mod support;
 
@@ -54,13 +51,7 @@ fn ten_thousand_idle_connections_release_their_buffers() {
     {
         rt.block_on(h).unwrap();
     }
-    let server = rt
-        .block_on(rpc::start(
-            rt.handle(),
-            "127.0.0.1:0".parse().unwrap(),
-            ListenOptions::new().backlog(4096),
-        ))
-        .unwrap();
+    let server = support::rpc_server(&rt, ListenOptions::new().backlog(4096));
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",

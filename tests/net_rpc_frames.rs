@@ -3,9 +3,6 @@
 //! length prefix over the limit closes the connection instead of making the
 //! server buffer it.
 
-#[path = "../examples/rpc.rs"]
-#[allow(dead_code)]
-mod rpc;
 #[path = "support/net.rs"]
 mod support;
 
@@ -24,13 +21,7 @@ fn frame(body: &[u8]) -> Vec<u8> {
 #[test]
 fn frames_split_and_batched_are_answered_and_oversized_ones_refused() {
     let rt = support::runtime(1);
-    let server = rt
-        .block_on(rpc::start(
-            rt.handle(),
-            "127.0.0.1:0".parse().unwrap(),
-            ListenOptions::new(),
-        ))
-        .unwrap();
+    let server = support::rpc_server(&rt, ListenOptions::new());
     let mut c = TcpStream::connect(server.local_addr()).unwrap();
     c.set_nodelay(true).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -58,7 +49,8 @@ fn frames_split_and_batched_are_answered_and_oversized_ones_refused() {
     assert_eq!(got, all);
 
     // A prefix over the limit: the server ends the connection.
-    c.write_all(&((rpc::MAX_FRAME as u32) + 1).to_be_bytes()).unwrap();
+    c.write_all(&((support::rpc::MAX_FRAME as u32) + 1).to_be_bytes())
+        .unwrap();
     let mut rest = Vec::new();
     match c.read_to_end(&mut rest) {
         Ok(_) => assert!(rest.is_empty(), "no reply to an oversized frame"),

@@ -3,9 +3,6 @@
 //! After warm-up, the server's worker threads call the global allocator
 //! exactly zero times (counted, not timed).
 
-#[path = "../examples/rpc.rs"]
-#[allow(dead_code)]
-mod rpc;
 #[path = "support/net.rs"]
 mod support;
 
@@ -78,13 +75,7 @@ fn no_global_allocation_per_round_trip_on_the_server() {
         .on_thread_start(|| ON_SERVER_WORKER.with(|c| c.set(true)))
         .build()
         .unwrap();
-    let server = rt
-        .block_on(rpc::start(
-            rt.handle(),
-            "127.0.0.1:0".parse().unwrap(),
-            ListenOptions::new(),
-        ))
-        .unwrap();
+    let server = support::rpc_server(&rt, ListenOptions::new());
     let addr = server.local_addr();
     let warmed = Arc::new(Barrier::new(CONNECTIONS + 1));
     let measured = Arc::new(Barrier::new(CONNECTIONS + 1));

@@ -10,6 +10,8 @@ use roost::runtime::Runtime;
 
 #[path = "../../examples/echo.rs"]
 mod echo;
+#[path = "../../examples/rpc.rs"]
+pub mod rpc;
 
 /// A runtime with `workers` unpinned workers (tests share the machine).
 pub fn runtime(workers: usize) -> Runtime {
@@ -24,6 +26,13 @@ pub fn runtime(workers: usize) -> Runtime {
 pub fn echo_server(rt: &Runtime, options: ListenOptions) -> Server {
     rt.block_on(serve(rt.handle(), "127.0.0.1:0".parse().unwrap(), options, echo::echo))
         .expect("echo server")
+}
+
+/// Starts `examples/rpc.rs`'s per-core request/response server on a
+/// loopback port.
+pub fn rpc_server(rt: &Runtime, options: ListenOptions) -> Server {
+    rt.block_on(rpc::start(rt.handle(), "127.0.0.1:0".parse().unwrap(), options))
+        .expect("rpc server")
 }
 
 /// A fast, seeded pseudo-random generator (xorshift64*), the same on the
