@@ -11,6 +11,8 @@
 pub use roost_alloc as alloc;
 pub use roost_net as net;
 pub use roost_runtime as runtime;
+#[cfg(unix)]
+pub use roost_runtime::signal;
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

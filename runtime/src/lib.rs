@@ -56,6 +56,8 @@ mod loom;
 mod metrics;
 mod runtime;
 mod sched;
+#[cfg(unix)]
+pub mod signal;
 mod sys;
 pub mod task;
 pub mod time;
