@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub use roost_alloc as alloc;
+pub use roost_macros::{main, test};
 pub use roost_net as net;
 pub use roost_runtime as runtime;
 #[cfg(unix)]
