@@ -4,24 +4,39 @@
 //!
 //! ```text
 //! fn name() -> R {
-//!     let body = async move { body };
-//!     #[allow(clippy::expect_used)]
-//!     let output = ::roost::runtime::Builder::new()
-//!         .worker_threads(N)        // if given (test: 1 by default)
-//!         .pin_workers(B)           // if given (test: false by default)
-//!         .run(body)
-//!         .expect("roost: failed to start the runtime");
-//!     output
+//!     let body = async move {
+//!         let output: R = { body };
+//!         #[allow(unreachable_code)]
+//!         return output;
+//!     };
+//!     #[allow(clippy::expect_used, clippy::needless_return)]
+//!     {
+//!         return ::roost::runtime::Builder::new()
+//!             .worker_threads(N)        // if given (test: 1 by default)
+//!             .pin_workers(B)           // if given (test: false by default)
+//!             .run(body)
+//!             .expect("roost: failed to start the runtime");
+//!     }
 //! }
 //! ```
 //!
-//! (the result is bound to a local so that the `allow`, which lets crates
-//! that deny `clippy::expect_used` accept the expansion, sits on a
-//! statement), and `#[roost::test]` puts `#[::core::prelude::v1::test]` first. The
+//! and `#[roost::test]` puts `#[::core::prelude::v1::test]` first. The
 //! function keeps its attributes, visibility, name and return type; the body
 //! keeps its tokens, so errors in it point at the user's code. `Builder::run`
 //! drives the future on the calling thread as worker 0, so neither the body
 //! nor `R` need be `Send`.
+//!
+//! Two details serve the user's diagnostics and lints:
+//!
+//! - `let output: R` checks the body against the return type where it is
+//!   written, so that `Ok(5)` in a `-> Result<(), E>` is reported at the
+//!   `5`, not at the macro (rustc gives an `async` block no expected output
+//!   type otherwise). It is left out, and the body is the async block
+//!   itself, when `R` cannot annotate a `let` (`impl Trait`, `!`).
+//! - The `allow`s sit on statements (attributes on expressions are not
+//!   stable): the runtime call uses `expect` and `return`, which crates that
+//!   deny those restriction lints would otherwise refuse, and a body that
+//!   diverges (a test that panics) makes `return output` unreachable.
 //!
 //! On a mistake the expansion is the error, spanned at the offending token,
 //! plus an item that keeps follow-up errors few: the function with the
@@ -29,7 +44,7 @@
 //! signature.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned, ToTokens};
+use quote::{quote, ToTokens};
 use syn::ItemFn;
 
 use crate::options::{Kind, Options};
@@ -110,29 +125,64 @@ fn generate(kind: Kind, function: ItemFn, options: Options) -> TokenStream {
     let worker_threads = worker_threads.map(|n| quote!(.worker_threads(#n)));
     let pin_workers = pin_workers.map(|b| quote!(.pin_workers(#b)));
     let test_attribute = (kind == Kind::Test).then(|| quote!(#[::core::prelude::v1::test]));
-    // Spanned at the body's closing brace: a body whose value does not fit
-    // the return type is reported at its end, as for a plain fn.
-    let run = quote_spanned! {block.brace_token.span.close()=>
-        #[allow(clippy::expect_used)]
-        let output = #crate_path::runtime::Builder::new()
-            #worker_threads
-            #pin_workers
-            .run(body)
-            .expect("roost: failed to start the runtime");
-        output
+    // A statement block, so that the `allow` (for crates that deny these
+    // restriction lints) needs no attribute on an expression.
+    let run = quote! {
+        #[allow(clippy::expect_used, clippy::needless_return)]
+        {
+            return #crate_path::runtime::Builder::new()
+                #worker_threads
+                #pin_workers
+                .run(body)
+                .expect("roost: failed to start the runtime");
+        }
     };
     let mut out = TokenStream::new();
     test_attribute.to_tokens(&mut out);
     for attr in &attrs {
         attr.to_tokens(&mut out);
     }
+    // With the output type known, the body is checked against it, so that
+    // a value that does not fit is reported where it is, as in a plain fn.
+    let body = match declared_output(&sig.output) {
+        Some(output) => quote! {
+            async move {
+                let output: #output = #block;
+                // Unreachable when the body diverges (a test that panics).
+                #[allow(unreachable_code)]
+                return output;
+            }
+        },
+        None => quote!(async move #block),
+    };
     out.extend(quote! {
         #vis #sig {
-            let body = async move #block;
+            let body = #body;
             #run
         }
     });
     out
+}
+
+/// The function's output type when it can annotate a `let` (`()` when none
+/// is written); `None` for `impl Trait` and `!`.
+fn declared_output(output: &syn::ReturnType) -> Option<TokenStream> {
+    match output {
+        syn::ReturnType::Default => Some(quote!(())),
+        syn::ReturnType::Type(_, ty) if matches!(**ty, syn::Type::Never(_)) => None,
+        syn::ReturnType::Type(_, ty) => {
+            let tokens = ty.to_token_stream();
+            (!mentions_impl(tokens.clone())).then_some(tokens)
+        }
+    }
+}
+
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => i == "impl",
+        proc_macro2::TokenTree::Group(g) => mentions_impl(g.stream()),
+        _ => false,
+    })
 }
 
 #[cfg(test)]
@@ -166,14 +216,19 @@ mod tests {
             #[doc = r" Docs stay."]
             #[allow(unused)]
             pub fn main() -> Result<(), Box<dyn std::error::Error>> {
-                let body = async move { Ok(()) };
-                #[allow(clippy::expect_used)]
-                let output = ::roost::runtime::Builder::new()
-                    .worker_threads(4)
-                    .pin_workers(false)
-                    .run(body)
-                    .expect("roost: failed to start the runtime");
-                output
+                let body = async move {
+                    let output: Result<(), Box<dyn std::error::Error>> = { Ok(()) };
+                    #[allow(unreachable_code)]
+                    return output;
+                };
+                #[allow(clippy::expect_used, clippy::needless_return)]
+                {
+                    return ::roost::runtime::Builder::new()
+                        .worker_threads(4)
+                        .pin_workers(false)
+                        .run(body)
+                        .expect("roost: failed to start the runtime");
+                }
             }
         };
         assert_eq!(squash(out), squash(want));
@@ -191,14 +246,19 @@ mod tests {
         let want = quote! {
             #[::core::prelude::v1::test]
             fn works() {
-                let body = async move {};
-                #[allow(clippy::expect_used)]
-                let output = my_roost::runtime::Builder::new()
-                    .worker_threads(1)
-                    .pin_workers(false)
-                    .run(body)
-                    .expect("roost: failed to start the runtime");
-                output
+                let body = async move {
+                    let output: () = {};
+                    #[allow(unreachable_code)]
+                    return output;
+                };
+                #[allow(clippy::expect_used, clippy::needless_return)]
+                {
+                    return my_roost::runtime::Builder::new()
+                        .worker_threads(1)
+                        .pin_workers(false)
+                        .run(body)
+                        .expect("roost: failed to start the runtime");
+                }
             }
         };
         assert_eq!(squash(out), squash(want));
@@ -253,6 +313,17 @@ mod tests {
             ),
         );
         assert!(out.contains("unknown option `threads`"), "{out}");
-        assert!(out.contains("fn main () { let body = async move { } ;"), "{out}");
+        assert!(
+            out.contains("fn main () { let body = async move { let output : () = { } ;"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn an_output_that_cannot_annotate_a_let_is_left_to_inference() {
+        for output in [quote!(impl std::process::Termination), quote!(!)] {
+            let out = expand_to_string(Kind::Main, quote!(), quote!(async fn main() -> #output { loop {} }));
+            assert!(out.contains("let body = async move { loop { } } ;"), "{out}");
+        }
     }
 }

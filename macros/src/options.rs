@@ -184,7 +184,7 @@ impl Given {
 fn value(meta: &ParseNestedMeta<'_>, name: &str, expected: &str) -> syn::Result<Lit> {
     let input = meta
         .value()
-        .map_err(|e| syn::Error::new(e.span(), format!("`{name}` takes a value: `{name} = ` {expected}")))?;
+        .map_err(|_| syn::Error::new_spanned(&meta.path, format!("`{name}` needs a value: {expected}")))?;
     input
         .parse::<Lit>()
         .map_err(|e| syn::Error::new(e.span(), format!("`{name}` takes {expected}")))
@@ -295,7 +295,7 @@ mod tests {
         );
         assert_eq!(
             error(Kind::Main, quote!(pin_workers)),
-            "`pin_workers` takes a value: `pin_workers = ` `true` or `false`"
+            "`pin_workers` needs a value: `true` or `false`"
         );
         assert_eq!(
             error(Kind::Main, quote!(worker_threads = 1, worker_threads = 2)),

@@ -1,0 +1,2 @@
+#[roost::main]
+fn main() {}

@@ -1,0 +1,5 @@
+#[roost::test]
+#[test]
+async fn twice() {}
+
+fn main() {}

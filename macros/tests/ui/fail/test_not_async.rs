@@ -1,0 +1,4 @@
+#[roost::test]
+fn sync_test() {}
+
+fn main() {}

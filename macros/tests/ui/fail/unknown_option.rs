@@ -1,0 +1,2 @@
+#[roost::main(start_paused = true)]
+async fn main() {}
