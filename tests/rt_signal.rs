@@ -3,7 +3,8 @@
 //!
 //! Its own test binary, since signal handlers are process-wide. The tests
 //! take one lock so that one test's SIGINT cannot complete another's
-//! waiters.
+//! waiters. Every wait is under a generous `timeout`: a hang detector for a
+//! lost wake-up, not a timing assertion.
 
 #[path = "support/rt.rs"]
 mod support;
@@ -11,19 +12,20 @@ mod support;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::mpsc;
-use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use roost::signal::unix::{signal, SignalKind};
+use roost::sync::{mpsc, Mutex, MutexGuard};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-static SERIAL: Mutex<()> = Mutex::new(());
+/// Held by each test that raises a signal (an async lock: the tests hold
+/// it across awaits).
+static SERIAL: Mutex<()> = Mutex::const_new(());
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+async fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().await
 }
 
 fn raise(signum: libc::c_int) {
@@ -33,16 +35,24 @@ fn raise(signum: libc::c_int) {
     assert_eq!(rc, 0, "raise({signum}) failed: {}", io::Error::last_os_error());
 }
 
-/// Wraps a future and sends on `pending` each time a poll of it returns
-/// `Pending`: once received, the future has registered its waker, so a
-/// signal raised after that must wake it.
-struct ReportPending<F> {
-    inner: Pin<Box<F>>,
-    pending: mpsc::Sender<()>,
+/// Waits for `future`, failing the test if it is not done within [`LIMIT`].
+async fn within_limit<F: Future>(what: &str, future: F) -> F::Output {
+    match roost::time::timeout(LIMIT, future).await {
+        Ok(out) => out,
+        Err(_) => panic!("{what}: no progress after {LIMIT:?} (lost wake-up?)"),
+    }
 }
 
-fn report_pending<F: Future>(inner: F) -> (ReportPending<F>, mpsc::Receiver<()>) {
-    let (pending, rx) = mpsc::channel();
+/// Wraps a future and reports each poll of it that returns `Pending`: once
+/// reported, the future has registered its waker, so a signal raised after
+/// that must wake it.
+struct ReportPending<F> {
+    inner: Pin<Box<F>>,
+    pending: mpsc::UnboundedSender<()>,
+}
+
+fn report_pending<F: Future>(inner: F) -> (ReportPending<F>, mpsc::UnboundedReceiver<()>) {
+    let (pending, rx) = mpsc::unbounded_channel();
     let inner = Box::pin(inner);
     (ReportPending { inner, pending }, rx)
 }
@@ -59,65 +69,49 @@ impl<F: Future> Future for ReportPending<F> {
     }
 }
 
-fn runtime(workers: usize) -> roost::runtime::Runtime {
-    roost::runtime::Runtime::builder()
-        .worker_threads(workers)
-        .pin_workers(false)
-        .build()
-        .expect("runtime builds")
+#[roost::test]
+async fn ctrl_c_resolves_on_sigint_raised_after_its_first_poll() {
+    let _serial = serial().await;
+    let (waiting, mut pending) = report_pending(roost::signal::ctrl_c());
+    let task = roost::spawn(waiting);
+    within_limit("first poll", pending.recv()).await;
+    raise(libc::SIGINT);
+    within_limit("ctrl_c", task).await.unwrap().expect("ctrl_c succeeded");
 }
 
-#[test]
-fn ctrl_c_resolves_on_sigint_raised_after_its_first_poll() {
-    let _serial = serial();
-    support::watchdog(LIMIT, "ctrl_c after SIGINT", || {
-        let rt = runtime(1);
-        let (waiting, pending) = report_pending(roost::signal::ctrl_c());
-        let task = rt.spawn(waiting);
-        pending.recv().expect("the task polled ctrl_c");
+#[roost::test(worker_threads = 2)]
+async fn one_sigint_resolves_every_waiter_on_every_worker() {
+    let _serial = serial().await;
+    let mut tasks = Vec::new();
+    for worker in 0..2 {
+        let (waiting, mut pending) = report_pending(roost::signal::ctrl_c());
+        tasks.push(roost::spawn_on(worker, waiting));
+        within_limit("first poll", pending.recv()).await;
+    }
+    raise(libc::SIGINT);
+    for task in tasks {
+        within_limit("ctrl_c", task).await.unwrap().expect("ctrl_c succeeded");
+    }
+}
+
+#[roost::test]
+async fn a_later_sigint_resolves_a_new_ctrl_c() {
+    let _serial = serial().await;
+    for round in 0..2 {
+        let (waiting, mut pending) = report_pending(roost::signal::ctrl_c());
+        let task = roost::spawn(waiting);
+        within_limit("first poll", pending.recv()).await;
         raise(libc::SIGINT);
-        rt.block_on(task).expect("task ran").expect("ctrl_c succeeded");
-    });
-}
-
-#[test]
-fn one_sigint_resolves_every_waiter_on_every_worker() {
-    let _serial = serial();
-    support::watchdog(LIMIT, "two ctrl_c waiters", || {
-        let rt = runtime(2);
-        let mut tasks = Vec::new();
-        for worker in 0..2 {
-            let (waiting, pending) = report_pending(roost::signal::ctrl_c());
-            tasks.push(rt.handle().spawn_on(worker, waiting));
-            pending.recv().expect("the task polled ctrl_c");
-        }
-        raise(libc::SIGINT);
-        for task in tasks {
-            rt.block_on(task).expect("task ran").expect("ctrl_c succeeded");
-        }
-    });
-}
-
-#[test]
-fn a_later_sigint_resolves_a_new_ctrl_c() {
-    let _serial = serial();
-    support::watchdog(LIMIT, "second ctrl_c", || {
-        let rt = runtime(1);
-        for round in 0..2 {
-            let (waiting, pending) = report_pending(roost::signal::ctrl_c());
-            let task = rt.spawn(waiting);
-            pending.recv().expect("the task polled ctrl_c");
-            raise(libc::SIGINT);
-            rt.block_on(task)
-                .expect("task ran")
-                .unwrap_or_else(|e| panic!("ctrl_c of round {round} failed: {e}"));
-        }
-    });
+        within_limit("ctrl_c", task)
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("ctrl_c of round {round} failed: {e}"));
+    }
 }
 
 #[test]
 fn ctrl_c_ignores_sigints_before_its_first_poll() {
-    let _serial = serial();
+    let _serial = SERIAL.blocking_lock();
     // Install the handler, then raise SIGINT before the new future is
     // polled: that delivery must not count for it.
     let early = signal(SignalKind::interrupt()).expect("listening for SIGINT");
@@ -127,28 +121,21 @@ fn ctrl_c_ignores_sigints_before_its_first_poll() {
     drop(early);
 }
 
-#[test]
-fn signal_recv_resolves_once_per_delivery_and_coalesces() {
-    let _serial = serial();
-    support::watchdog(LIMIT, "SIGUSR1 stream", || {
-        let rt = runtime(1);
-        let mut usr1 = signal(SignalKind::user_defined1()).expect("listening for SIGUSR1");
-        // Two deliveries while nobody polls count as one.
-        raise(libc::SIGUSR1);
-        raise(libc::SIGUSR1);
-        assert_eq!(support::poll_once(&mut Box::pin(usr1.recv())), Poll::Ready(Some(())));
-        assert!(support::poll_once(&mut Box::pin(usr1.recv())).is_pending());
-        // A delivery while a task waits wakes it.
-        let (waiting, pending) = report_pending(async move {
-            let got = usr1.recv().await;
-            (got, usr1)
-        });
-        let task = rt.spawn(waiting);
-        pending.recv().expect("the task polled recv");
-        raise(libc::SIGUSR1);
-        let (got, _usr1) = rt.block_on(task).expect("task ran");
-        assert_eq!(got, Some(()));
-    });
+#[roost::test]
+async fn signal_recv_resolves_once_per_delivery_and_coalesces() {
+    let _serial = serial().await;
+    let mut usr1 = signal(SignalKind::user_defined1()).expect("listening for SIGUSR1");
+    // Two deliveries while nobody polls count as one.
+    raise(libc::SIGUSR1);
+    raise(libc::SIGUSR1);
+    assert_eq!(support::poll_once(&mut Box::pin(usr1.recv())), Poll::Ready(Some(())));
+    assert!(support::poll_once(&mut Box::pin(usr1.recv())).is_pending());
+    // A delivery while a task waits wakes it.
+    let (waiting, mut pending) = report_pending(async move { usr1.recv().await });
+    let task = roost::spawn(waiting);
+    within_limit("first poll", pending.recv()).await;
+    raise(libc::SIGUSR1);
+    assert_eq!(within_limit("recv", task).await.unwrap(), Some(()));
 }
 
 #[test]
