@@ -20,12 +20,14 @@
 #[macro_use]
 mod sys;
 
+mod addr;
 pub mod idle;
 mod listener;
 mod serve;
 mod split;
 mod stream;
 
+pub use addr::{lookup_host, ToSocketAddrs};
 pub use listener::{ListenOptions, TcpListener, MAX_ACCEPT_BACKOFF};
 pub use serve::{serve, Server};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};

@@ -61,7 +61,7 @@ use roost_runtime::io::Registration;
 use socket2::SockRef;
 
 use crate::idle::{self, IdleKey};
-use crate::BufferSource;
+use crate::{BufferSource, ToSocketAddrs};
 
 pub(crate) use self::borrowed::{poll_read_buf, poll_shutdown, poll_write, poll_write_vectored};
 pub use self::owned::DEFAULT_RECV_SIZE;
@@ -111,7 +111,7 @@ impl Drop for StreamInner {
 /// use roost_net::TcpStream;
 ///
 /// # async fn demo() -> std::io::Result<()> {
-/// let stream = TcpStream::connect("127.0.0.1:7000".parse().unwrap()).await?;
+/// let stream = TcpStream::connect("127.0.0.1:7000").await?;
 /// let mut request = stream.alloc_send(64);
 /// request.extend_from_slice(&[0, 0, 0, 4, b'p', b'i', b'n', b'g']);
 /// stream.send(request).await?;
@@ -190,12 +190,43 @@ impl TcpStream {
         Ok(dup.into())
     }
 
-    /// Opens a connection to `addr` from the current worker.
+    /// Opens a connection from the current worker to `addr`, as tokio's
+    /// `TcpStream::connect`: each address `addr` resolves to is tried in
+    /// order until one connects (host names are resolved on the blocking
+    /// pool, see [`ToSocketAddrs`]).
+    ///
+    /// The stream is registered with the worker that calls `connect` and
+    /// stays there (it is not `Send`).
     ///
     /// # Errors
     ///
-    /// The connection error (`ConnectionRefused`, ...), or registration errors.
-    pub async fn connect(addr: SocketAddr) -> io::Result<Self> {
+    /// The last address's connection error (`ConnectionRefused`, ...); the
+    /// resolution error; `InvalidInput` if `addr` resolves to no address;
+    /// `Other` off a worker thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roost_net::{TcpListener, TcpStream};
+    ///
+    /// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
+    /// rt.block_on_local(|| async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let stream = TcpStream::connect(addr).await.unwrap();
+    ///     assert_eq!(stream.peer_addr().unwrap(), addr);
+    ///     // Names work too; `localhost` may resolve to `::1` first, which
+    ///     // this listener does not serve: the next address is tried.
+    ///     let by_name = TcpStream::connect(("localhost", addr.port())).await.unwrap();
+    ///     assert_eq!(by_name.peer_addr().unwrap(), addr);
+    /// });
+    /// ```
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        crate::addr::each_addr(addr, Self::connect_addr).await
+    }
+
+    /// Connects to one address (the body of `connect`).
+    async fn connect_addr(addr: SocketAddr) -> io::Result<Self> {
         let io = mio::net::TcpStream::connect(addr)?;
         let stream = Self::from_mio(io, BufferSource::Arena)?;
         // Wait for the handshake: writable, then check the socket's error.
@@ -215,13 +246,13 @@ impl TcpStream {
         }
     }
 
-    /// [`connect`](Self::connect) with a deadline.
+    /// [`connect`](Self::connect) to one address, with a deadline.
     ///
     /// # Errors
     ///
     /// `TimedOut` when `timeout` passes first; otherwise as `connect`.
     pub async fn connect_timeout(addr: SocketAddr, timeout: Duration) -> io::Result<Self> {
-        match roost_runtime::time::timeout(timeout, Self::connect(addr)).await {
+        match roost_runtime::time::timeout(timeout, Self::connect_addr(addr)).await {
             Ok(result) => result,
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
