@@ -26,12 +26,14 @@ mod listener;
 mod serve;
 mod split;
 mod stream;
+mod udp;
 
 pub use addr::{lookup_host, ToSocketAddrs};
 pub use listener::{ListenOptions, TcpListener, MAX_ACCEPT_BACKOFF};
 pub use serve::{serve, Server};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 pub use stream::{TcpStream, DEFAULT_RECV_SIZE};
+pub use udp::{TruncatedDatagram, UdpSocket};
 
 /// Where a stream's `recv` and `alloc_send` buffers come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
