@@ -48,6 +48,7 @@ impl StreamInner {
 }
 
 impl TcpStream {
+    /// Reads into `buf`; 0 means end of stream.
     ///
     /// # Errors
     ///
