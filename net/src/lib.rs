@@ -19,6 +19,8 @@
 
 #[macro_use]
 mod sys;
+#[macro_use]
+mod stream_io;
 
 mod addr;
 pub mod idle;

@@ -1,49 +1,46 @@
 //! Borrowed-slice I/O on a stream: `read`, `write`, `write_vectored`,
-//! `write_all`, and tokio's `AsyncRead`/`AsyncWrite` (also used by the split
-//! halves, through the free functions here).
+//! `write_all`, and tokio's `AsyncRead`/`AsyncWrite` (shared with the split
+//! halves through [`StreamSocket`]).
 //!
-//! Readiness is cleared after a short read or a short write as well as after
-//! `WouldBlock` (see the invariants in the module docs of `stream`).
+//! The readiness rules (cleared after a short read or a short write as well
+//! as after `WouldBlock`) live in `crate::stream_io`; every operation here
+//! also marks the stream as active for the idle sweep.
 
 use std::future::poll_fn;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::ReadBuf;
 
 use super::{StreamInner, TcpStream};
+use crate::stream_io::{self, StreamSocket};
 
 impl StreamInner {
     fn poll_read_slice(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.touch();
-        let want = buf.len();
-        let n = ready!(self.reg.poll_read_io(cx, |s| (&*s).read(buf)))?;
-        if n > 0 && n < want {
-            // Drained: skip the `EAGAIN` read that would otherwise follow.
-            self.reg.clear_read_ready();
-        }
-        Poll::Ready(Ok(n))
+        stream_io::poll_read(&self.reg, cx, buf)
+    }
+}
+
+impl StreamSocket for StreamInner {
+    fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        self.touch();
+        stream_io::poll_read_buf(&self.reg, cx, buf)
     }
 
-    fn poll_write_slice(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.touch();
-        let n = ready!(self.reg.poll_write_io(cx, |s| (&*s).write(buf)))?;
-        if n < buf.len() {
-            self.reg.clear_write_ready();
-        }
-        Poll::Ready(Ok(n))
+        stream_io::poll_write(&self.reg, cx, buf)
     }
 
-    fn poll_write_slices(&self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(&self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
         self.touch();
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        let n = ready!(self.reg.poll_write_io(cx, |s| (&*s).write_vectored(bufs)))?;
-        if n < total {
-            self.reg.clear_write_ready();
-        }
-        Poll::Ready(Ok(n))
+        stream_io::poll_write_vectored(&self.reg, cx, bufs)
+    }
+
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.io().shutdown(Shutdown::Write)
     }
 }
 
@@ -63,7 +60,7 @@ impl TcpStream {
     ///
     /// The socket's write error (`BrokenPipe`, `ConnectionReset`, ...).
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.inner.poll_write_slice(cx, buf)).await
+        poll_fn(|cx| self.inner.poll_write(cx, buf)).await
     }
 
     /// Writes some of `bufs` with one `writev`.
@@ -72,7 +69,7 @@ impl TcpStream {
     ///
     /// As [`write`](Self::write).
     pub async fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        poll_fn(|cx| self.inner.poll_write_slices(cx, bufs)).await
+        poll_fn(|cx| self.inner.poll_write_vectored(cx, bufs)).await
     }
 
     /// Writes all of `buf`.
@@ -92,65 +89,5 @@ impl TcpStream {
     }
 }
 
-/// `AsyncRead` for anything that holds a stream's inner state.
-pub(crate) fn poll_read_buf(inner: &StreamInner, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-    // SAFETY: `read` only writes into the slice, and we only advance
-    // `filled` over what it wrote.
-    let unfilled = unsafe { &mut *(buf.unfilled_mut() as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
-    let n = ready!(inner.poll_read_slice(cx, unfilled))?;
-    // SAFETY: the kernel initialised `n` bytes.
-    unsafe { buf.assume_init(n) };
-    buf.advance(n);
-    Poll::Ready(Ok(()))
-}
-
-pub(crate) fn poll_write(inner: &StreamInner, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-    inner.poll_write_slice(cx, buf)
-}
-
-pub(crate) fn poll_write_vectored(
-    inner: &StreamInner,
-    cx: &mut Context<'_>,
-    bufs: &[IoSlice<'_>],
-) -> Poll<io::Result<usize>> {
-    inner.poll_write_slices(cx, bufs)
-}
-
-pub(crate) fn poll_shutdown(inner: &StreamInner) -> Poll<io::Result<()>> {
-    match inner.io().shutdown(Shutdown::Write) {
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
-        other => Poll::Ready(other),
-    }
-}
-
-impl AsyncRead for TcpStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        poll_read_buf(&self.inner, cx, buf)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        poll_write(&self.inner, cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        poll_write_vectored(&self.inner, cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        poll_shutdown(&self.inner)
-    }
-}
+impl_async_read!(TcpStream);
+impl_async_write!(TcpStream);

@@ -39,7 +39,8 @@
 //!
 //! - this file: the stream, its construction and connection, addresses,
 //!   shutdown and the split halves;
-//! - `borrowed.rs`: borrowed-slice I/O and tokio's `AsyncRead`/`AsyncWrite`;
+//! - `borrowed.rs`: borrowed-slice I/O and tokio's `AsyncRead`/`AsyncWrite`
+//!   (the readiness rules themselves are in `crate::stream_io`);
 //! - `options.rs`: socket options;
 //! - `owned.rs`: owned-buffer I/O on the worker's arena and the reuse slots.
 
@@ -63,7 +64,6 @@ use socket2::SockRef;
 use crate::idle::{self, IdleKey};
 use crate::{BufferSource, ToSocketAddrs};
 
-pub(crate) use self::borrowed::{poll_read_buf, poll_shutdown, poll_write, poll_write_vectored};
 pub use self::owned::DEFAULT_RECV_SIZE;
 
 pub(crate) struct StreamInner {
