@@ -24,7 +24,7 @@ fn abort_before_first_poll_never_runs_the_task() {
     let ran = Arc::new(AtomicBool::new(false));
     let dropped_on = Arc::new(AtomicUsize::new(usize::MAX));
     let (r, d) = (ran.clone(), dropped_on.clone());
-    let err = rt.block_on(async move {
+    let err = rt.block_on_local(move || async move {
         // Spawned on our own worker: it cannot run before we yield.
         let probe = DropProbe(d);
         let task = roost_runtime::spawn_local(async move {

@@ -144,7 +144,7 @@ fn shutdown_with_buffers_held_on_another_thread() {
 fn abandoned_arena_is_released_by_the_last_late_return() {
     let rt = support::runtime(1);
     let (tx, rx) = mpsc::channel::<ArenaBytesMut>();
-    rt.block_on(async move {
+    rt.block_on_local(move || async move {
         for _ in 0..8 {
             tx.send(ArenaBytesMut::with_capacity(1024)).unwrap();
         }

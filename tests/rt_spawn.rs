@@ -29,11 +29,11 @@ fn spawn_on_every_worker_runs_there() {
 }
 
 #[test]
-fn spawn_round_robin_reaches_every_worker() {
+fn handle_spawn_round_robin_reaches_every_worker() {
     let rt = support::runtime(2);
     let mut workers = rt.block_on(async {
         let handles: Vec<_> = (0..8)
-            .map(|_| roost_runtime::spawn(async { roost_runtime::current_worker().unwrap() }))
+            .map(|_| roost_runtime::Handle::current().spawn(async { roost_runtime::current_worker().unwrap() }))
             .collect();
         let mut out = Vec::new();
         for h in handles {
@@ -208,7 +208,7 @@ fn hundred_thousand_live_tasks() {
             let mut tasks = Vec::with_capacity(TASKS);
             for i in 0..TASKS {
                 let (gate, parked) = (gate.clone(), parked.clone());
-                tasks.push(roost_runtime::spawn(async move {
+                tasks.push(roost_runtime::Handle::current().spawn(async move {
                     let notified = gate.notified();
                     parked.fetch_add(1, Ordering::SeqCst);
                     notified.await;
@@ -238,6 +238,6 @@ fn hundred_thousand_live_tasks() {
     });
     assert_eq!(sum, TASKS * (TASKS - 1) / 2);
     let m = rt.handle().metrics();
-    assert!(m.sum(|w| w.tasks_spawned) > TASKS as u64);
+    assert!(m.sum(|w| w.tasks_spawned) >= TASKS as u64);
     assert!(m.workers.iter().all(|w| w.tasks_spawned > 10_000), "{m:?}");
 }

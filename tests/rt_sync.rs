@@ -42,7 +42,7 @@ fn unbounded_mpsc_from_many_senders() {
         let (tx, mut rx) = mpsc::unbounded_channel::<usize>();
         for t in 0..16 {
             let tx = tx.clone();
-            roost_runtime::spawn(async move {
+            roost_runtime::Handle::current().spawn(async move {
                 for i in 0..1000 {
                     tx.send(t * 1000 + i).unwrap();
                     if i % 100 == 0 {

@@ -251,13 +251,13 @@ fn idle_workers_count_their_spin_and_park() {
             .spin_before_park(spin)
             .build()
             .unwrap();
-        rt.block_on(async {
+        rt.block_on_local(|| async {
             for _ in 0..5 {
                 roost_runtime::time::sleep(Duration::from_millis(3)).await;
             }
         });
         // The worker publishes its counters once per tick; one more tick.
-        rt.block_on(async {});
+        rt.block_on_local(|| async {});
         let w = rt.handle().metrics().workers[0].clone();
         (w.spin_nanos, w.parks)
     };

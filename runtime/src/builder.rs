@@ -2,6 +2,7 @@
 //! configuration, start and stop hooks.
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::time::Duration;
 
@@ -12,11 +13,13 @@ use crate::loom::sync::{mpsc, Arc};
 // Configuration closures are shared through std's `Arc`: loom's cannot hold
 // a `dyn` value, and nothing synchronises through them.
 type StdArc<T> = std::sync::Arc<T>;
+use crate::blocking::pool::BlockingPool;
 use crate::handle::Handle;
+use crate::root::RootFuture;
 use crate::runtime::{Runtime, RuntimeShared};
 use crate::sched::WorkerShared;
 use crate::sys::affinity;
-use crate::worker::{self, WorkerConfig};
+use crate::worker::{self, LoopConfig, WorkerConfig};
 
 type Hook = StdArc<dyn Fn() + Send + Sync + 'static>;
 type NameFn = StdArc<dyn Fn(usize) -> String + Send + Sync + 'static>;
@@ -49,6 +52,9 @@ pub struct Builder {
     event_interval: usize,
     events_capacity: usize,
     spin: Duration,
+    max_blocking: usize,
+    keep_alive: Duration,
+    tokio_compat: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -59,6 +65,8 @@ impl fmt::Debug for Builder {
             .field("arena", &self.arena)
             .field("event_interval", &self.event_interval)
             .field("spin_before_park", &self.spin)
+            .field("max_blocking_threads", &self.max_blocking)
+            .field("thread_keep_alive", &self.keep_alive)
             .finish_non_exhaustive()
     }
 }
@@ -84,7 +92,31 @@ impl Builder {
             event_interval: 128,
             events_capacity: 1024,
             spin: Duration::from_micros(50),
+            max_blocking: crate::blocking::DEFAULT_MAX_BLOCKING_THREADS,
+            keep_alive: Duration::from_secs(10),
+            tokio_compat: true,
         }
+    }
+
+    /// The most threads the blocking pool makes for
+    /// [`spawn_blocking`](crate::task::spawn_blocking). Default 512, as
+    /// tokio's. Closures beyond the cap wait in a queue until a thread is
+    /// free.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `n` is zero.
+    pub fn max_blocking_threads(mut self, n: usize) -> Self {
+        assert!(n > 0, "the blocking pool needs at least one thread");
+        self.max_blocking = n;
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for work before it
+    /// exits. Default 10 s, as tokio's.
+    pub fn thread_keep_alive(mut self, d: Duration) -> Self {
+        self.keep_alive = d;
+        self
     }
 
     /// The number of workers. Default: the cores this process may use (its
@@ -170,6 +202,20 @@ impl Builder {
         self
     }
 
+    /// Turns the tokio context on or off (default: on). With it on, every
+    /// worker (and every thread inside `block_on`) enters a small
+    /// background tokio runtime, so that libraries calling
+    /// `tokio::time::sleep`, `tokio::time::timeout`, `tokio::spawn` or
+    /// `tokio::net` internally work inside roost tasks. Their timers and
+    /// tasks run on tokio's thread and wake roost tasks across threads; see
+    /// the costs in the crate documentation. Off, such calls panic with
+    /// tokio's "there is no reactor running" message, and no tokio thread is
+    /// started.
+    pub fn tokio_compat(mut self, yes: bool) -> Self {
+        self.tokio_compat = yes;
+        self
+    }
+
     /// Builds the runtime: creates each worker's mio `Poll`, starts and pins
     /// the threads, installs their arenas, runs the start hooks.
     ///
@@ -178,6 +224,73 @@ impl Builder {
     /// Creating a `Poll` or a thread failed, pinning failed, or a worker
     /// could not install its arena; already started workers are stopped.
     pub fn build(self) -> io::Result<Runtime> {
+        self.build_hosting(false).map(|(rt, _)| rt)
+    }
+
+    /// Builds the runtime with the calling thread as worker 0, runs
+    /// `future` there to completion, then shuts the runtime down (tasks
+    /// still running are cancelled) and returns the future's output. This
+    /// is what `#[roost::main]` and `#[roost::test]` expand to.
+    ///
+    /// The future runs inside worker 0 itself, polled in place: it may hold
+    /// `!Send` values, borrow, use `roost::net` directly (what it binds is
+    /// served by worker 0), and its output need not be `Send`. While it
+    /// runs, the calling thread is pinned like any worker; its affinity is
+    /// widened back to the process's allowed cores afterwards.
+    ///
+    /// # Errors
+    ///
+    /// As for [`build`](Self::build).
+    ///
+    /// # Panics
+    ///
+    /// Resumes the future's panic (after the runtime is shut down).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let out = roost_runtime::Builder::new()
+    ///     .worker_threads(2)
+    ///     .pin_workers(false)
+    ///     .run(async {
+    ///         let local = Rc::new(roost_runtime::current_worker());
+    ///         roost_runtime::yield_now().await;
+    ///         local
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(*out, Some(0));
+    /// ```
+    pub fn run<F: Future>(self, future: F) -> io::Result<F::Output> {
+        let pinned = self.pin;
+        let (runtime, hosted) = self.build_hosting(true)?;
+        let (config, poll) = hosted.expect("a hosted worker 0");
+        let handle = runtime.handle().clone();
+        let mut future = std::pin::pin!(future);
+        let worker0 = handle.shared.workers[0].clone();
+        let mut root = RootFuture::new(future.as_mut(), worker0);
+        /// Widens the thread's affinity again, also when the future panics.
+        struct Unpin(bool);
+        impl Drop for Unpin {
+            fn drop(&mut self) {
+                if self.0 {
+                    let _ = affinity::unpin_current_thread();
+                }
+            }
+        }
+        let _unpin = Unpin(pinned);
+        let result = worker::main(config, poll, handle, None, Some(&mut root));
+        let output = root.take_output();
+        drop(root);
+        drop(runtime);
+        result?;
+        output.ok_or_else(|| io::Error::other("roost: the runtime shut down before the main future completed"))
+    }
+
+    /// Builds the runtime; with `host_first`, worker 0 is not started but
+    /// returned, for the caller's thread to run.
+    fn build_hosting(self, host_first: bool) -> io::Result<(Runtime, Option<(WorkerConfig, mio::Poll)>)> {
         // Read the allowed cores before any worker pins itself.
         let cores = affinity::allowed_cores();
         let n = self.workers.unwrap_or(cores.len());
@@ -189,12 +302,23 @@ impl Builder {
             shared.push(Arc::new(WorkerShared::new(index, Box::new(waker))));
             polls.push(poll);
         }
+        let loop_config = LoopConfig {
+            budget: self.event_interval,
+            events_capacity: self.events_capacity,
+            spin: self.spin,
+            tokio_compat: self.tokio_compat,
+        };
         let handle = Handle {
-            shared: Arc::new(RuntimeShared::new(shared.into_boxed_slice())),
+            shared: Arc::new(RuntimeShared::new(
+                shared.into_boxed_slice(),
+                BlockingPool::new(self.max_blocking, self.keep_alive, "roost-blocking".into()),
+                loop_config,
+            )),
         };
         let (ready_tx, ready_rx) = mpsc::channel();
         let mut threads = Vec::with_capacity(n);
         let mut failure = None;
+        let mut hosted = None;
         for (index, poll) in polls.into_iter().enumerate() {
             let config = WorkerConfig {
                 index,
@@ -203,10 +327,11 @@ impl Builder {
                 arena: self.arena.clone(),
                 on_start: self.on_start.clone(),
                 on_stop: self.on_stop.clone(),
-                budget: self.event_interval,
-                events_capacity: self.events_capacity,
-                spin: self.spin,
             };
+            if host_first && index == 0 {
+                hosted = Some((config, poll));
+                continue;
+            }
             match worker::spawn(config, poll, handle.clone(), ready_tx.clone()) {
                 Ok(t) => threads.push(t),
                 Err(e) => {
@@ -216,17 +341,18 @@ impl Builder {
             }
         }
         drop(ready_tx);
-        let runtime = Runtime::from_parts(handle, threads);
+        let started = threads.len();
+        let runtime = Runtime::from_parts(handle, threads, usize::from(hosted.is_some()));
         if let Some(e) = failure {
             return Err(e);
         }
-        for _ in 0..n {
+        for _ in 0..started {
             match ready_rx.recv() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),
                 Err(_) => return Err(io::Error::other("a roost worker thread died while starting")),
             }
         }
-        Ok(runtime)
+        Ok((runtime, hosted))
     }
 }

@@ -19,7 +19,9 @@ use std::rc::Rc;
 
 use crate::handle::Handle;
 use crate::io::IoDriver;
+use crate::loom::sync::Arc;
 use crate::sched::core::Core;
+use crate::sched::WorkerShared;
 use crate::time::TimerDriver;
 
 /// Everything a worker thread owns, reachable from its tasks.
@@ -33,6 +35,18 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// The context of an event loop of `handle`'s runtime for `shared`, with
+    /// `poll` as its reactor.
+    pub(crate) fn new(shared: Arc<WorkerShared>, handle: &Handle, poll: &mio::Poll) -> std::io::Result<Self> {
+        let registry = poll.registry().try_clone()?;
+        Ok(Self {
+            core: Core::new(shared, handle.shared.workers.to_vec().into_boxed_slice()),
+            handle: Some(handle.clone()),
+            timers: RefCell::new(TimerDriver::new()),
+            io: Some(Rc::new(IoDriver::new(registry))),
+        })
+    }
+
     /// Whether spawns must be refused: the runtime is shutting down.
     #[inline]
     pub(crate) fn refuses_spawns(&self) -> bool {

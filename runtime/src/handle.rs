@@ -1,6 +1,5 @@
 //! `Handle`: a clonable, `Send` door into a runtime, to spawn from any
-//! thread, run a closure on every worker, or block on a future; with the
-//! errors of refused spawns and misused `block_on`.
+//! thread, run a closure on every worker, or block on a future.
 //!
 //! # Placement
 //!
@@ -10,19 +9,16 @@
 
 use std::fmt;
 use std::future::Future;
-use std::io;
-use std::pin::pin;
-use std::task::{Context, Poll, Wake, Waker};
 
 use crate::context;
 use crate::loom::sync::Arc;
-use crate::loom::thread;
 use crate::metrics::{RuntimeMetrics, WorkerMetrics};
 use crate::runtime::{RuntimeShared, RUNNING};
 use crate::sched::WorkerShared;
 use crate::task::raw;
 use crate::task::state::State;
-use crate::task::{JoinError, JoinHandle};
+use crate::task::JoinHandle;
+use crate::{BlockOnError, SpawnError};
 
 /// A clonable, `Send` and `Sync` reference to a runtime, to spawn work from
 /// any thread.
@@ -38,84 +34,6 @@ use crate::task::{JoinError, JoinHandle};
 #[derive(Clone)]
 pub struct Handle {
     pub(crate) shared: Arc<RuntimeShared>,
-}
-
-/// Why a spawn was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SpawnError {
-    /// The runtime is shutting down (or gone).
-    Shutdown,
-    /// `spawn_local` outside a worker thread, or `spawn` with no runtime.
-    NoRuntime,
-    /// `spawn_on` with a worker index out of range.
-    NoSuchWorker {
-        /// The index asked for.
-        worker: usize,
-        /// How many workers there are.
-        workers: usize,
-    },
-}
-
-impl fmt::Display for SpawnError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SpawnError::Shutdown => f.write_str("the roost runtime is shutting down"),
-            SpawnError::NoRuntime => f.write_str("not on a roost worker thread"),
-            SpawnError::NoSuchWorker { worker, workers } => {
-                write!(
-                    f,
-                    "worker index {worker} out of range (the runtime has {workers} workers)"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for SpawnError {}
-
-impl From<SpawnError> for io::Error {
-    fn from(e: SpawnError) -> Self {
-        io::Error::other(e)
-    }
-}
-
-/// Why [`Handle::try_block_on`] could not run the future.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BlockOnError {
-    /// Called from a roost worker thread: blocking it would stop every task
-    /// on that worker, including (often) the one being waited for.
-    InsideRuntime,
-    /// The runtime is shutting down: the future was refused or cancelled.
-    Shutdown,
-}
-
-impl fmt::Display for BlockOnError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BlockOnError::InsideRuntime => f.write_str(
-                "block_on called from a roost worker thread: blocking a worker would deadlock it; \
-                 `.await` the future (or spawn it) instead",
-            ),
-            BlockOnError::Shutdown => f.write_str("block_on: the roost runtime is shutting down"),
-        }
-    }
-}
-
-impl std::error::Error for BlockOnError {}
-
-/// Unparks the thread blocked in `block_on`.
-struct ThreadWaker(thread::Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.unpark();
-    }
 }
 
 std::thread_local! {
@@ -326,37 +244,56 @@ impl Handle {
             .collect()
     }
 
-    /// Runs `future` on worker 0 and blocks the calling thread until it
-    /// completes, returning its output.
+    /// Runs `future` to completion on the calling thread and returns its
+    /// output, as tokio's `block_on` does: the future may be `!Send`, borrow
+    /// from the caller, and return a `!Send` value.
     ///
-    /// The future runs as a task on worker 0, so everything a task can do
-    /// (`spawn_local`, timers, I/O registration) works inside it; hence the
-    /// `Send + 'static` bounds. It is meant for the program's entry point
-    /// and for tests.
+    /// The calling thread is not one of the runtime's workers, so it runs
+    /// an event loop of its own while it waits (a reactor, timers and a run
+    /// queue): inside the future, `roost::net` sockets, `roost::time` and
+    /// [`spawn`](crate::spawn) work as on a worker, and what they create
+    /// lives on this thread. Tasks spawned that way run while this thread
+    /// is in `block_on`; between two calls they wait, and they are
+    /// cancelled when the runtime is shut down from this thread (or the
+    /// thread exits). Use [`spawn_on`](Self::spawn_on) to put work on the
+    /// workers, or `Builder::run` (what `#[roost::main]` does) to run the
+    /// program's main future on worker 0 itself.
     ///
     /// # Panics
     ///
-    /// - when called from a roost worker thread (of any runtime): blocking a
-    ///   worker would deadlock it. The message says so; use
+    /// - when called from a roost worker thread or from inside another
+    ///   `block_on`: blocking an event loop would deadlock it. Use
     ///   [`try_block_on`](Self::try_block_on) to get
     ///   [`BlockOnError::InsideRuntime`] instead;
     /// - when the runtime is shutting down;
-    /// - when the future panics (its panic is resumed here).
-    pub fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
+    /// - when the future panics (the panic propagates).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
+    /// let name = String::from("roost");
+    /// let len = rt.handle().block_on(async {
+    ///     let local = Rc::new(name.len()); // !Send, and borrowing `name`
+    ///     roost_runtime::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///     *local
+    /// });
+    /// assert_eq!(len, 5);
+    /// ```
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         match self.try_block_on(future) {
             Ok(v) => v,
             Err(e) => panic!("{e}"),
         }
     }
 
-    /// Like [`block_on`](Self::block_on) for a future that is not `Send`:
-    /// `make` is sent to worker 0 and builds the future there, where it
-    /// stays. Use it for an entry point that holds `Rc`s or registrations
-    /// across awaits.
+    /// Runs a future that `make` builds on worker 0, blocking the calling
+    /// thread until it completes: for an entry point that must run on a
+    /// worker (pinned, with the worker's arena) rather than on the calling
+    /// thread.
     ///
     /// # Panics
     ///
@@ -371,36 +308,44 @@ impl Handle {
     /// let n = rt.block_on_local(|| async {
     ///     let local = Rc::new(20);
     ///     roost_runtime::yield_now().await;
-    ///     *local + 1
+    ///     *local + usize::from(roost_runtime::current_worker() == Some(0))
     /// });
     /// assert_eq!(n, 21);
     /// ```
+    #[track_caller]
     pub fn block_on_local<M, F>(&self, make: M) -> F::Output
     where
         M: FnOnce() -> F + Send + 'static,
         F: Future + 'static,
         F::Output: Send + 'static,
     {
-        self.block_on(async move {
+        let task = self.spawn_on(0, async move {
             match crate::spawn_local(make()).await {
                 Ok(v) => v,
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(_) => panic!("{}", BlockOnError::Shutdown),
             }
-        })
+        });
+        match self.block_on(task) {
+            Ok(v) => v,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => panic!("{}", BlockOnError::Shutdown),
+        }
     }
 
     /// Like [`block_on`](Self::block_on), reporting misuse as an error.
     ///
     /// # Errors
     ///
-    /// [`BlockOnError::InsideRuntime`] on a worker thread (the future is
-    /// dropped, never run), [`BlockOnError::Shutdown`] if the runtime
-    /// refused or cancelled the future.
+    /// [`BlockOnError::InsideRuntime`] on a worker thread or inside another
+    /// `block_on` (the future is dropped, never run),
+    /// [`BlockOnError::Shutdown`] if the runtime is shutting down (or shut
+    /// down while the future ran: it is dropped then),
+    /// [`BlockOnError::Io`] if the thread's event loop could not be made.
     ///
     /// # Panics
     ///
-    /// Resumes the future's panic.
+    /// Propagates the future's panic.
     ///
     /// # Examples
     ///
@@ -412,25 +357,42 @@ impl Handle {
     /// let inner = rt.block_on(async move { handle.try_block_on(async { 1 }) });
     /// assert_eq!(inner, Err(BlockOnError::InsideRuntime));
     /// ```
-    pub fn try_block_on<F>(&self, future: F) -> Result<F::Output, BlockOnError>
+    pub fn try_block_on<F: Future>(&self, future: F) -> Result<F::Output, BlockOnError> {
+        crate::root::block_on(self, future)
+    }
+
+    /// Runs `f` on this runtime's blocking pool (see
+    /// [`spawn_blocking`](crate::task::spawn_blocking)); callable from any
+    /// thread. The task that awaits the result is placed like
+    /// [`spawn`](Self::spawn)'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
+    /// let task = rt.handle().spawn_blocking(|| std::thread::current().name().map(str::to_owned));
+    /// let name = rt.block_on(task).unwrap().unwrap();
+    /// assert!(name.starts_with("roost-blocking"));
+    /// ```
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
     {
-        if context::on_worker() {
-            return Err(BlockOnError::InsideRuntime);
-        }
-        let task = self.try_spawn_on(0, future).map_err(|_| BlockOnError::Shutdown)?;
-        match wait_blocking(task) {
-            Ok(v) => Ok(v),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => Err(BlockOnError::Shutdown),
+        match crate::blocking::submit(self, f) {
+            Ok(rx) => self.spawn(crate::blocking::receive(rx)),
+            Err(e) => self.spawn(async move { panic!("roost: spawn_blocking could not run the closure: {e}") }),
         }
     }
 
     /// A snapshot of every worker's metrics.
     pub fn metrics(&self) -> RuntimeMetrics {
+        let pool = self.shared.blocking.stats();
         RuntimeMetrics {
+            blocking_threads: pool.threads,
+            blocking_idle_threads: pool.idle,
+            blocking_queue_depth: pool.queued,
+            blocking_threads_started: pool.spawned,
             workers: self
                 .shared
                 .workers
@@ -452,18 +414,5 @@ impl Handle {
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle").field("workers", &self.worker_count()).finish()
-    }
-}
-
-/// Parks the calling (non-worker) thread until `task` completes.
-fn wait_blocking<T>(task: JoinHandle<T>) -> Result<T, JoinError> {
-    let waker = Waker::from(std::sync::Arc::new(ThreadWaker(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut task = pin!(task);
-    loop {
-        if let Poll::Ready(out) = task.as_mut().poll(&mut cx) {
-            return out;
-        }
-        thread::park();
     }
 }

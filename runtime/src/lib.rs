@@ -48,12 +48,16 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod blocking;
 mod builder;
+mod compat;
 mod context;
+mod error;
 mod handle;
 pub mod io;
 mod loom;
 mod metrics;
+mod root;
 mod runtime;
 mod sched;
 mod sys;
@@ -61,118 +65,29 @@ pub mod task;
 pub mod time;
 mod worker;
 
-use std::future::Future;
-
 /// The mio version the reactor is built on, for the sources given to
 /// [`io::Registration`].
 pub use mio;
 
+pub use blocking::DEFAULT_MAX_BLOCKING_THREADS;
 pub use builder::Builder;
-pub use handle::{BlockOnError, Handle, SpawnError};
+pub use error::{BlockOnError, SpawnError};
+pub use handle::Handle;
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use runtime::{Runtime, ShutdownReport};
+pub use task::{spawn, spawn_blocking, spawn_local, spawn_on, try_spawn_local};
 pub use task::{yield_now, AbortHandle, JoinError, JoinHandle};
 
-/// Spawns a `!Send` future on the current worker.
-///
-/// # Panics
-///
-/// Panics off a roost worker thread (see [`try_spawn_local`]). If the
-/// worker is shutting down, the future is dropped and the handle yields a
-/// cancelled [`JoinError`].
-///
-/// # Examples
-///
-/// ```
-/// use std::rc::Rc;
-///
-/// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
-/// rt.block_on_local(|| async {
-///     let shared = Rc::new(5);
-///     let inner = shared.clone();
-///     let doubled = roost_runtime::spawn_local(async move { *inner * 2 }).await.unwrap();
-///     assert_eq!(doubled, 10);
-/// });
-/// ```
-pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
-where
-    F: Future + 'static,
-{
-    context::with_current(|ctx| {
-        let ctx = ctx.expect("roost_runtime::spawn_local called outside a roost worker thread");
-        if ctx.refuses_spawns() {
-            return handle::refused(&ctx.core.shared, future);
-        }
-        match ctx.core.spawn_local(future) {
-            Ok(handle) => handle,
-            Err(future) => handle::refused(&ctx.core.shared, future),
-        }
-    })
-}
-
-/// Like [`spawn_local`], with refusals as errors.
-///
-/// # Errors
-///
-/// [`SpawnError::NoRuntime`] off a worker thread, [`SpawnError::Shutdown`]
-/// while the worker shuts down.
-pub fn try_spawn_local<F>(future: F) -> Result<JoinHandle<F::Output>, SpawnError>
-where
-    F: Future + 'static,
-{
-    context::with_current(|ctx| match ctx {
-        None => Err(SpawnError::NoRuntime),
-        Some(ctx) if ctx.refuses_spawns() => Err(SpawnError::Shutdown),
-        Some(ctx) => ctx.core.spawn_local(future).map_err(|_| SpawnError::Shutdown),
-    })
-}
-
-/// Runs `f` with the current worker's runtime handle.
-///
-/// # Panics
-///
-/// Panics off a roost worker thread, naming `what` was called.
-fn with_current_handle<R>(what: &str, f: impl FnOnce(&Handle) -> R) -> R {
-    context::with_current(|ctx| match ctx.and_then(|c| c.handle.as_ref()) {
-        Some(handle) => f(handle),
-        None => panic!("roost_runtime::{what} called outside a roost worker thread; use a Handle"),
-    })
-}
-
-/// Spawns a `Send` future on the current runtime, round-robin over its
-/// workers (see [`Handle::spawn`]).
-///
-/// # Panics
-///
-/// Panics off a roost worker thread; from other threads use a [`Handle`].
-pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    with_current_handle("spawn", |h| h.spawn(future))
-}
-
-/// Spawns a `Send` future on worker `worker` of the current runtime.
-///
-/// # Panics
-///
-/// Panics off a roost worker thread, or if `worker` is out of range.
-pub fn spawn_on<F>(worker: usize, future: F) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    with_current_handle("spawn_on", |h| h.spawn_on(worker, future))
-}
-
 /// The index of the worker running the current thread, or `None` off-worker.
+///
+/// Inside [`Runtime::block_on`] the calling thread runs an event loop of its
+/// own, not a worker: this returns `None` there.
 pub fn current_worker() -> Option<usize> {
-    context::with_core(|core| core.map(|c| c.shared.index))
+    context::with_core(|core| core.map(|c| c.shared.index).filter(|&i| i != root::GUEST_INDEX))
 }
 
 /// The number of workers of the current thread's runtime, or `None`
-/// off-worker.
+/// off-worker (inside `block_on` it is the number of the runtime's workers).
 pub fn worker_count() -> Option<usize> {
     context::with_current(|ctx| ctx.and_then(|c| c.handle.as_ref()).map(Handle::worker_count))
 }

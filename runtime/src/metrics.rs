@@ -108,6 +108,14 @@ impl WorkerMetrics {
 pub struct RuntimeMetrics {
     /// One entry per worker, by index.
     pub workers: Vec<WorkerMetrics>,
+    /// Threads of the blocking pool alive now (busy or idle).
+    pub blocking_threads: usize,
+    /// Blocking-pool threads waiting for work.
+    pub blocking_idle_threads: usize,
+    /// Closures queued on the blocking pool, not started yet.
+    pub blocking_queue_depth: usize,
+    /// Blocking-pool threads started since the runtime was built.
+    pub blocking_threads_started: u64,
 }
 
 impl RuntimeMetrics {

@@ -13,12 +13,15 @@ use std::future::Future;
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::handle::{BlockOnError, Handle};
+use crate::blocking::pool::BlockingPool;
+use crate::handle::Handle;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Condvar, Mutex};
 use crate::loom::thread;
 use crate::sched::WorkerShared;
 use crate::task::JoinHandle;
+use crate::worker::LoopConfig;
+use crate::BlockOnError;
 use crate::Builder;
 
 /// The least time `shutdown_timeout` waits for cancelled workers to exit.
@@ -37,11 +40,17 @@ pub(crate) struct RuntimeShared {
     exit_signal: Condvar,
     /// Tasks cancelled by shutdown, summed over workers (a statistic).
     cancelled: std::sync::atomic::AtomicUsize,
+    /// The blocking pool (see `blocking/pool.rs`).
+    pub(crate) blocking: std::sync::Arc<BlockingPool>,
+    /// How every event loop of the runtime runs.
+    pub(crate) loop_config: LoopConfig,
 }
 
 impl RuntimeShared {
-    pub(crate) fn new(workers: Box<[Arc<WorkerShared>]>) -> Self {
+    pub(crate) fn new(workers: Box<[Arc<WorkerShared>]>, blocking: BlockingPool, loop_config: LoopConfig) -> Self {
         Self {
+            loop_config,
+            blocking: std::sync::Arc::new(blocking),
             workers,
             state: AtomicUsize::new(RUNNING),
             exited: Mutex::new(0),
@@ -126,6 +135,8 @@ impl RuntimeShared {
 pub struct Runtime {
     handle: Handle,
     threads: Vec<Option<thread::JoinHandle<()>>>,
+    /// Workers run by a caller's thread (`Builder::run`), not joined here.
+    hosted: usize,
     done: bool,
 }
 
@@ -157,9 +168,10 @@ impl Runtime {
         Builder::new().build()
     }
 
-    pub(crate) fn from_parts(handle: Handle, threads: Vec<thread::JoinHandle<()>>) -> Self {
+    pub(crate) fn from_parts(handle: Handle, threads: Vec<thread::JoinHandle<()>>, hosted: usize) -> Self {
         Self {
             handle,
+            hosted,
             threads: threads.into_iter().map(Some).collect(),
             done: false,
         }
@@ -175,18 +187,17 @@ impl Runtime {
         self.handle.worker_count()
     }
 
-    /// Runs `future` to completion on worker 0 and blocks the calling thread
-    /// until it is done. See [`Handle::block_on`].
+    /// Runs `future` to completion on the calling thread, which drives an
+    /// event loop of its own meanwhile; the future may be `!Send` and may
+    /// borrow. See [`Handle::block_on`].
     ///
     /// # Panics
     ///
-    /// Panics if called from a roost worker thread, if the runtime is
-    /// shutting down, or (resuming it) if the future panics.
-    pub fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
+    /// Panics if called from a roost worker thread or inside another
+    /// `block_on`, if the runtime is shutting down, or (propagating it) if
+    /// the future panics.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.handle.block_on(future)
     }
 
@@ -195,11 +206,7 @@ impl Runtime {
     /// # Errors
     ///
     /// See [`Handle::try_block_on`].
-    pub fn try_block_on<F>(&self, future: F) -> Result<F::Output, BlockOnError>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
+    pub fn try_block_on<F: Future>(&self, future: F) -> Result<F::Output, BlockOnError> {
         self.handle.try_block_on(future)
     }
 
@@ -268,6 +275,9 @@ impl Runtime {
     fn shutdown(&mut self, timeout: Option<Duration>) -> ShutdownReport {
         self.done = true;
         let shared = &self.handle.shared;
+        // This thread's `block_on` loop of this runtime holds tasks of its
+        // own: cancel them here, where they live.
+        crate::root::drop_guest(shared);
         let own_worker = crate::context::with_current(|ctx| {
             ctx.and_then(|c| c.handle.as_ref())
                 .is_some_and(|h| Arc::ptr_eq(&h.shared, shared))
@@ -276,7 +286,7 @@ impl Runtime {
             // Waiting here would wait for ourselves: start the shutdown and
             // let the workers finish it (this one after its current poll).
             shared.advance_state(CANCELLING);
-            let n = self.threads.len();
+            let n = self.threads.len() + self.hosted;
             self.threads.clear();
             return ShutdownReport {
                 drained: false,
@@ -284,8 +294,8 @@ impl Runtime {
                 detached_workers: n,
             };
         }
-        // Threads that were started (fewer than the workers if `build` failed).
-        let n = self.threads.len();
+        // Workers that were started (fewer than all if `build` failed).
+        let n = self.threads.len() + self.hosted;
         let mut drained = false;
         if let Some(t) = timeout {
             shared.advance_state(DRAINING);
@@ -305,6 +315,9 @@ impl Runtime {
         }
         // Workers not joined are detached by dropping their handles.
         self.threads.clear();
+        // Last, so that tasks draining above could still use the pool; what
+        // is queued now has no task left to wait for it.
+        shared.blocking.shutdown();
         ShutdownReport {
             drained,
             cancelled_tasks: shared.cancelled.load(std::sync::atomic::Ordering::Relaxed),

@@ -24,24 +24,36 @@
 //! worker (see `sched/inbox.rs`).
 
 use std::io;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
-use roost_alloc::{Arena, ArenaConfig};
+use roost_alloc::{Arena, ArenaConfig, InstallError};
 
+use crate::compat;
 use crate::context::{self, Context};
 use crate::handle::Handle;
 use crate::io::IoDriver;
-use crate::loom::sync::mpsc;
+use crate::loom::sync::{mpsc, Arc};
 use crate::loom::thread;
 use crate::runtime::{CANCELLING, DRAINING};
 use crate::sched::core::Core;
+use crate::sched::WorkerShared;
 use crate::sys::affinity;
-use crate::time::TimerDriver;
 
 /// The token of each worker's `mio::Waker`.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+/// What every event loop of a runtime (its workers, and the threads that
+/// `block_on`) runs with.
+#[derive(Clone)]
+pub(crate) struct LoopConfig {
+    /// Task polls per tick.
+    pub(crate) budget: usize,
+    pub(crate) events_capacity: usize,
+    pub(crate) spin: Duration,
+    /// Whether loops enter the background tokio context (see `compat.rs`).
+    pub(crate) tokio_compat: bool,
+}
 
 pub(crate) struct WorkerConfig {
     pub(crate) index: usize,
@@ -51,21 +63,19 @@ pub(crate) struct WorkerConfig {
     pub(crate) arena: ArenaConfig,
     pub(crate) on_start: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
     pub(crate) on_stop: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
-    pub(crate) budget: usize,
-    pub(crate) events_capacity: usize,
-    pub(crate) spin: Duration,
 }
 
-/// Starts worker `config.index`; it reports on `ready` once started.
+/// Starts worker `config.index` on a thread of its own; it reports on
+/// `ready` once started.
 pub(crate) fn spawn(
     config: WorkerConfig,
     poll: Poll,
     handle: Handle,
     ready: mpsc::Sender<io::Result<()>>,
 ) -> io::Result<thread::JoinHandle<()>> {
-    thread::Builder::new()
-        .name(config.name.clone())
-        .spawn(move || main(config, poll, handle, ready))
+    thread::Builder::new().name(config.name.clone()).spawn(move || {
+        let _ = main(config, poll, handle, Some(ready), None);
+    })
 }
 
 /// Counts the worker as exited however its thread ends.
@@ -80,81 +90,132 @@ impl Drop for ExitGuard {
     }
 }
 
-fn main(config: WorkerConfig, mut poll: Poll, handle: Handle, ready: mpsc::Sender<io::Result<()>>) {
+/// Pins the thread and installs the worker's arena.
+fn start(config: &WorkerConfig, shared: &Arc<WorkerShared>) -> io::Result<()> {
+    if let Some(core) = config.core {
+        affinity::pin_current_thread(core)?;
+    }
+    let notify_target = shared.clone();
+    let arena = config
+        .arena
+        .clone()
+        .flush_on_alloc(false)
+        .drain_notifier(std::sync::Arc::new(move || notify_target.nudge()));
+    let monitor = match Arena::install(arena) {
+        Ok(monitor) => monitor,
+        // The calling thread of `Builder::run` may own an arena already
+        // (it allocated before); the worker keeps using that one.
+        Err(InstallError::AlreadyInstalled) if config.index == 0 => Arena::current(),
+        Err(e) => return Err(io::Error::other(e)),
+    };
+    *shared.arena.lock().unwrap_or_else(|e| e.into_inner()) = Some(monitor);
+    Ok(())
+}
+
+/// A worker's life on the current thread: start-up, the event loop (until
+/// shutdown, or until `root` completes), the cancellation of what is left,
+/// the stop hook. Returns whether `root` completed.
+pub(crate) fn main(
+    config: WorkerConfig,
+    mut poll: Poll,
+    handle: Handle,
+    ready: Option<mpsc::Sender<io::Result<()>>>,
+    root: Option<&mut dyn Root>,
+) -> io::Result<bool> {
     let mut guard = ExitGuard {
         handle: handle.clone(),
         cancelled: 0,
     };
     let shared = handle.shared.workers[config.index].clone();
-    let started = (|| -> io::Result<Context> {
-        if let Some(core) = config.core {
-            affinity::pin_current_thread(core)?;
-        }
-        let notify_target = shared.clone();
-        let arena = config
-            .arena
-            .clone()
-            .flush_on_alloc(false)
-            .drain_notifier(std::sync::Arc::new(move || notify_target.nudge()));
-        let monitor = Arena::install(arena).map_err(io::Error::other)?;
-        *shared.arena.lock().unwrap_or_else(|e| e.into_inner()) = Some(monitor);
-        let registry = poll.registry().try_clone()?;
-        Ok(Context {
-            core: Core::new(shared.clone(), handle.shared.workers.to_vec().into_boxed_slice()),
-            handle: Some(handle.clone()),
-            timers: std::cell::RefCell::new(TimerDriver::new()),
-            io: Some(Rc::new(IoDriver::new(registry))),
-        })
-    })();
+    let started = start(&config, &shared).and_then(|()| Context::new(shared, &handle, &poll));
     let ctx = match started {
         Ok(ctx) => ctx,
         Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
+            let kind = e.kind();
+            let message = e.to_string();
+            if let Some(ready) = ready {
+                let _ = ready.send(Err(e));
+            }
+            return Err(io::Error::new(kind, message));
         }
     };
-    context::enter(&ctx, || {
+    let lp = handle.shared.loop_config.clone();
+    let done = context::enter(&ctx, || {
+        let _tokio = compat::enter(&lp);
         if let Some(hook) = &config.on_start {
             hook();
         }
-        let _ = ready.send(Ok(()));
-        drop(ready);
-        let mut events = Events::with_capacity(config.events_capacity);
-        run(&ctx, &mut poll, &mut events, &config, &handle);
+        if let Some(ready) = ready {
+            let _ = ready.send(Ok(()));
+        }
+        let mut events = Events::with_capacity(lp.events_capacity);
+        let done = run(&ctx, &mut poll, &mut events, &lp, &handle, root);
         guard.cancelled = ctx.core.shutdown();
         publish_metrics(&ctx);
         if let Some(hook) = &config.on_stop {
             hook();
         }
+        done
     });
     // Drop the timers and the reactor (and their wakers) outside the context.
     drop(ctx);
     drop(poll);
     roost_alloc::maintain();
+    Ok(done)
 }
 
-fn run(ctx: &Context, poll: &mut Poll, events: &mut Events, config: &WorkerConfig, handle: &Handle) {
-    let budget = config.budget;
+/// A future driven by an event loop besides its tasks: the one given to
+/// `block_on` or `Builder::run` (see `root.rs`).
+pub(crate) trait Root {
+    /// Polls the future if it was woken since its last poll; returns
+    /// whether it is complete.
+    fn poll_if_woken(&mut self) -> bool;
+
+    /// Whether it was woken and waits for its poll.
+    fn is_woken(&self) -> bool;
+}
+
+/// The event loop. Returns `true` when `root` completed, `false` when the
+/// runtime's shutdown ended it.
+pub(crate) fn run(
+    ctx: &Context,
+    poll: &mut Poll,
+    events: &mut Events,
+    lp: &LoopConfig,
+    handle: &Handle,
+    mut root: Option<&mut dyn Root>,
+) -> bool {
+    let budget = lp.budget;
     let core = &ctx.core;
-    let io = ctx.io.as_ref().expect("a worker has a reactor");
+    let io = ctx.io.as_ref().expect("an event loop has a reactor");
     let runtime = &handle.shared;
     loop {
         core.stats.ticks.set(core.stats.ticks.get() + 1);
         core.drain_inbox();
         fire_timers(ctx);
+        if let Some(root) = root.as_deref_mut() {
+            if root.poll_if_woken() {
+                // What the root spawned in its last poll still runs on the
+                // next loop (or at shutdown, is cancelled).
+                roost_alloc::maintain();
+                publish_metrics(ctx);
+                return true;
+            }
+        }
         core.run(budget);
         roost_alloc::maintain();
         publish_metrics(ctx);
         match runtime.state() {
-            CANCELLING => return,
-            DRAINING if core.live_tasks() == 0 => return,
+            CANCELLING => return false,
+            DRAINING if root.is_none() && core.live_tasks() == 0 => return false,
             _ => {}
         }
-        if core.has_runnable() || !core.shared.inbox.is_empty() {
+        let root_woken = root.as_deref().is_some_and(|r| r.is_woken());
+        if core.has_runnable() || !core.shared.inbox.is_empty() || root_woken {
             if io.has_sources() {
                 poll_io(poll, events, io, Some(Duration::ZERO));
             }
-        } else if flush_and_spin(core, config.spin, poll, events, io) {
+        } else if flush_and_spin(core, lp.spin, poll, events, io) {
             // Work arrived while spinning: no sleep, no syscall for anyone.
         } else if core.shared.inbox.try_sleep() {
             let timeout = ctx.timers.borrow().timeout(Instant::now());

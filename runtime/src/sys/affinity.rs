@@ -72,3 +72,26 @@ pub(crate) fn pin_current_thread(core: usize) -> io::Result<()> {
 pub(crate) fn pin_current_thread(_core: usize) -> io::Result<()> {
     Ok(())
 }
+
+/// Lets the calling thread run on every allowed core again (after it was a
+/// pinned worker for `Builder::run`).
+#[cfg(target_os = "linux")]
+pub(crate) fn unpin_current_thread() -> io::Result<()> {
+    // SAFETY: as above, an empty set is valid.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &core in allowed_cores() {
+        if core < libc::CPU_SETSIZE as usize {
+            // SAFETY: `core` was checked against CPU_SETSIZE.
+            unsafe { libc::CPU_SET(core, &mut set) };
+        }
+    }
+    // The set is initialised and its size passed alongside it.
+    super::syscall!(sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set))?;
+    Ok(())
+}
+
+/// Pinning is unsupported here: a no-op.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn unpin_current_thread() -> io::Result<()> {
+    Ok(())
+}

@@ -1,17 +1,16 @@
-//! `JoinHandle`, `AbortHandle` and `JoinError`.
+//! `JoinHandle`: an owned permission to await a task's output.
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
+use super::abort::abort_raw;
 use super::raw::{self, Header};
 use super::state::{COMPLETE, JOIN_WAKER};
-use super::waker;
+use super::{AbortHandle, JoinError};
 use crate::loom::sync::atomic::Ordering;
 
 /// An owned permission to await a task's result.
@@ -92,7 +91,8 @@ impl<T> JoinHandle<T> {
     /// A handle that can abort the task without awaiting it.
     pub fn abort_handle(&self) -> AbortHandle {
         self.header().state.ref_inc();
-        AbortHandle { raw: self.raw }
+        // SAFETY: the reference just taken is the abort handle's.
+        unsafe { AbortHandle::from_raw(self.raw) }
     }
 
     fn take_output(&self) -> Result<T, JoinError> {
@@ -156,192 +156,5 @@ impl<T> fmt::Debug for JoinHandle<T> {
         f.debug_struct("JoinHandle")
             .field("finished", &self.is_finished())
             .finish()
-    }
-}
-
-/// Aborts a task without awaiting it. Clonable, `Send` and `Sync`.
-///
-/// # Examples
-///
-/// ```
-/// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
-/// rt.block_on(async {
-///     let task = roost_runtime::spawn(std::future::pending::<()>());
-///     let abort = task.abort_handle();
-///     std::thread::spawn(move || abort.abort()).join().unwrap();
-///     assert!(task.await.unwrap_err().is_cancelled());
-/// });
-/// ```
-pub struct AbortHandle {
-    raw: NonNull<Header>,
-}
-
-// SAFETY: it only touches the atomic state word and schedules the task.
-unsafe impl Send for AbortHandle {}
-// SAFETY: as above.
-unsafe impl Sync for AbortHandle {}
-
-impl AbortHandle {
-    /// See [`JoinHandle::abort`].
-    pub fn abort(&self) {
-        // SAFETY: we hold a reference.
-        unsafe { abort_raw(self.raw) }
-    }
-
-    /// See [`JoinHandle::is_finished`].
-    pub fn is_finished(&self) -> bool {
-        // SAFETY: we hold a reference.
-        unsafe { self.raw.as_ref() }.state.load(Ordering::Acquire) & COMPLETE != 0
-    }
-}
-
-impl Clone for AbortHandle {
-    fn clone(&self) -> Self {
-        // SAFETY: we hold a reference.
-        unsafe { self.raw.as_ref() }.state.ref_inc();
-        Self { raw: self.raw }
-    }
-}
-
-impl Drop for AbortHandle {
-    fn drop(&mut self) {
-        // SAFETY: our reference.
-        unsafe { raw::release(self.raw) };
-    }
-}
-
-impl fmt::Debug for AbortHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AbortHandle")
-            .field("finished", &self.is_finished())
-            .finish()
-    }
-}
-
-/// # Safety
-///
-/// The caller holds a reference to the live task.
-unsafe fn abort_raw(ptr: NonNull<Header>) {
-    // SAFETY: per the contract.
-    if unsafe { ptr.as_ref() }.state.cancel() {
-        // SAFETY: as above.
-        unsafe { waker::schedule(ptr) };
-    }
-}
-
-/// Why a task produced no output.
-///
-/// # Examples
-///
-/// ```
-/// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
-/// let err = rt.block_on(async { roost_runtime::spawn(async { panic!("boom") }).await.unwrap_err() });
-/// assert!(err.is_panic());
-/// assert_eq!(err.to_string(), "task panicked: boom");
-/// ```
-pub struct JoinError {
-    repr: Repr,
-}
-
-enum Repr {
-    Cancelled,
-    Panic(PanicPayload),
-}
-
-/// A panic payload that is only ever moved out by value, or inspected
-/// through `Any::type_id` and downcasts to `Sync` string types.
-struct PanicPayload(Box<dyn Any + Send + 'static>);
-
-// SAFETY: a shared `&PanicPayload` is only used to downcast to `&str` and
-// `String` (both `Sync`); the payload itself leaves only by value.
-unsafe impl Sync for PanicPayload {}
-
-impl JoinError {
-    pub(crate) fn cancelled() -> Self {
-        Self { repr: Repr::Cancelled }
-    }
-
-    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> Self {
-        Self {
-            repr: Repr::Panic(PanicPayload(payload)),
-        }
-    }
-
-    /// Whether the task was cancelled: aborted, refused at spawn because the
-    /// runtime was shutting down, or dropped by the runtime's shutdown.
-    pub fn is_cancelled(&self) -> bool {
-        matches!(self.repr, Repr::Cancelled)
-    }
-
-    /// Whether the task panicked.
-    pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panic(_))
-    }
-
-    /// The panic payload, to resume the panic with
-    /// `std::panic::resume_unwind`.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the task was cancelled rather than panicking.
-    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
-        self.try_into_panic()
-            .expect("JoinError::into_panic on a cancelled task")
-    }
-
-    /// The panic payload, or the error back if the task was cancelled.
-    ///
-    /// # Errors
-    ///
-    /// `Err(self)` if the task was cancelled.
-    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
-        match self.repr {
-            Repr::Panic(p) => Ok(p.0),
-            Repr::Cancelled => Err(self),
-        }
-    }
-
-    fn panic_message(&self) -> Option<&str> {
-        match &self.repr {
-            Repr::Panic(p) => {
-                p.0.downcast_ref::<&'static str>()
-                    .copied()
-                    .or_else(|| p.0.downcast_ref::<String>().map(String::as_str))
-            }
-            Repr::Cancelled => None,
-        }
-    }
-}
-
-impl fmt::Display for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.repr, self.panic_message()) {
-            (Repr::Cancelled, _) => f.write_str("task was cancelled"),
-            (Repr::Panic(_), Some(msg)) => write!(f, "task panicked: {msg}"),
-            (Repr::Panic(_), None) => f.write_str("task panicked"),
-        }
-    }
-}
-
-impl fmt::Debug for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.repr, self.panic_message()) {
-            (Repr::Cancelled, _) => f.write_str("JoinError::Cancelled"),
-            (Repr::Panic(_), Some(msg)) => write!(f, "JoinError::Panic({msg:?})"),
-            (Repr::Panic(_), None) => f.write_str("JoinError::Panic(..)"),
-        }
-    }
-}
-
-impl std::error::Error for JoinError {}
-
-impl From<JoinError> for io::Error {
-    fn from(e: JoinError) -> Self {
-        let kind = if e.is_cancelled() {
-            io::ErrorKind::Interrupted
-        } else {
-            io::ErrorKind::Other
-        };
-        io::Error::new(kind, e.to_string())
     }
 }

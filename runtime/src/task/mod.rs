@@ -19,13 +19,22 @@
 //!   most once (`NOTIFIED`); a wake while it is already scheduled is a no-op,
 //!   and a wake after it completed is a no-op.
 
+mod abort;
+mod error;
 pub(crate) mod join;
+mod join_set;
 pub(crate) mod raw;
+mod spawn;
 pub(crate) mod state;
 pub(crate) mod waker;
 mod yield_now;
 
-pub use join::{AbortHandle, JoinError, JoinHandle};
+pub use crate::blocking::spawn_blocking;
+pub use abort::AbortHandle;
+pub use error::JoinError;
+pub use join::JoinHandle;
+pub use join_set::JoinSet;
+pub use spawn::{spawn, spawn_local, spawn_on, try_spawn_local};
 pub use yield_now::{yield_now, YieldNow};
 
 #[cfg(all(test, loom))]

@@ -28,9 +28,9 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
-use super::join::JoinError;
 use super::state::{State, JOIN_INTEREST, JOIN_WAKER};
 use super::waker;
+use super::JoinError;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::Ordering;
 use crate::loom::sync::Arc;

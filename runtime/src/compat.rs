@@ -1,0 +1,53 @@
+//! The tokio context that roost's event loops enter, so that libraries
+//! which call tokio's runtime internally (`tokio::time::sleep`,
+//! `tokio::time::timeout`, `tokio::spawn`, `tokio::net`) work when awaited
+//! in a roost task.
+//!
+//! One small multi-threaded tokio runtime per process (one worker thread,
+//! timers and I/O enabled), started by the first roost runtime that has
+//! the compatibility on ([`Builder::tokio_compat`](crate::Builder::tokio_compat),
+//! the default). Each roost worker, and each thread inside `block_on`,
+//! enters its handle for as long as its event loop runs.
+//!
+//! # What it costs
+//!
+//! Work that goes through this context does not run on the roost worker:
+//! a tokio timer fires on the tokio thread and wakes the roost task across
+//! threads (through the worker's inbox), a `tokio::spawn`ed task runs on the
+//! tokio thread, and a `tokio::net` socket is polled by tokio's reactor. It
+//! is correct, but each such wake costs a cross-thread hand-off that roost's
+//! own `roost::time` and `roost::net` avoid. Nothing is paid by code that
+//! does not use tokio's runtime: entering the context is one thread-local
+//! write per event loop, and the tokio thread sleeps when it has no work.
+
+use std::sync::OnceLock;
+
+use crate::worker::LoopConfig;
+
+static COMPAT: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+
+/// The process's background tokio runtime, started on first use; `None`
+/// if it could not be started (then the compatibility is off).
+fn runtime() -> Option<&'static tokio::runtime::Runtime> {
+    COMPAT
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("roost-tokio-compat")
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
+}
+
+/// Enters the tokio context on this thread (if the loop is configured to)
+/// until the guard drops.
+pub(crate) fn enter(lp: &LoopConfig) -> Option<tokio::runtime::EnterGuard<'static>> {
+    if !lp.tokio_compat || tokio::runtime::Handle::try_current().is_ok() {
+        // Off, or the thread is inside a tokio runtime already (roost
+        // started from a tokio program): use that one.
+        return None;
+    }
+    runtime().map(|rt| rt.enter())
+}
