@@ -54,7 +54,7 @@ fn buffers_dropped_on_another_worker_park_and_return() {
     });
     let stats = rt.block_on_local(move || async move {
         assert_eq!(roost::runtime::current_worker(), Some(0));
-        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         addr_tx.send(listener.local_addr().unwrap()).unwrap();
         let (stream, _) = listener.accept().await.unwrap();
         let arena = Arena::current();

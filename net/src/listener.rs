@@ -22,7 +22,7 @@ use std::time::Duration;
 use roost_runtime::io::Registration;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::{BufferSource, TcpStream};
+use crate::{BufferSource, TcpStream, ToSocketAddrs};
 
 /// The longest pause of the accept loop while descriptors are exhausted.
 pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -144,12 +144,43 @@ impl fmt::Debug for TcpListener {
 }
 
 impl TcpListener {
-    /// Binds `addr` with the default [`ListenOptions`] on the current worker.
+    /// Binds a listener on the current worker, as tokio's
+    /// `TcpListener::bind`: each address `addr` resolves to is tried in
+    /// order until one binds (host names are resolved on the blocking pool,
+    /// see [`ToSocketAddrs`]). Default [`ListenOptions`].
+    ///
+    /// The listener, and the streams it accepts, stay on the worker that
+    /// binds it. For one listener per worker on the same address, see
+    /// [`serve`](crate::serve).
+    ///
+    /// # Errors
+    ///
+    /// The last address's error (`AddrInUse`, `AddrNotAvailable`, ...); the
+    /// resolution error; `InvalidInput` if `addr` resolves to no address;
+    /// `Other` off a worker thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roost_net::TcpListener;
+    ///
+    /// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
+    /// rt.block_on_local(|| async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     assert_ne!(listener.local_addr().unwrap().port(), 0);
+    /// });
+    /// ```
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        crate::addr::each_addr(addr, |addr| std::future::ready(Self::bind_std(addr))).await
+    }
+
+    /// Binds `addr` with the default [`ListenOptions`] on the current worker,
+    /// synchronously (the `SocketAddr` form of [`bind`](Self::bind)).
     ///
     /// # Errors
     ///
     /// As [`ListenOptions::bind_socket`]; `Other` off a worker thread.
-    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+    pub fn bind_std(addr: SocketAddr) -> io::Result<Self> {
         Self::bind_with(addr, ListenOptions::new())
     }
 
@@ -157,10 +188,21 @@ impl TcpListener {
     ///
     /// # Errors
     ///
-    /// As [`bind`](Self::bind).
+    /// As [`bind_std`](Self::bind_std).
     pub fn bind_with(addr: SocketAddr, options: ListenOptions) -> io::Result<Self> {
         let socket = options.bind_socket(addr)?;
         Self::from_std_with(socket, options)
+    }
+
+    /// Registers a bound, listening `std` socket with the current worker,
+    /// with the default [`ListenOptions`] for the streams it accepts (tokio's
+    /// `TcpListener::from_std`; the socket is made non-blocking here).
+    ///
+    /// # Errors
+    ///
+    /// `Other` off a worker thread; as `epoll_ctl`.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<Self> {
+        Self::from_std_with(listener, ListenOptions::new())
     }
 
     /// Registers a bound, listening `std` socket with the current worker.
@@ -194,12 +236,28 @@ impl TcpListener {
         self.starved.get()
     }
 
-    /// Accepts a connection, registered with the current worker.
+    /// Accepts a connection, registered with the current worker, and the
+    /// peer's address.
     ///
     /// # Errors
     ///
     /// Errors other than the per-connection and resource-exhaustion ones,
     /// which it handles itself (see the module docs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roost_net::{TcpListener, TcpStream};
+    ///
+    /// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
+    /// rt.block_on_local(|| async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let (served, peer) = listener.accept().await.unwrap();
+    ///     assert_eq!(peer, client.local_addr().unwrap());
+    ///     assert_eq!(served.peer_addr().unwrap(), peer);
+    /// });
+    /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         loop {
             let error = match self.reg.read_io(|l| l.accept()).await {

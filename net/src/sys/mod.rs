@@ -1,7 +1,10 @@
 //! Platform calls that socket2 does not cover, behind one small interface.
 //!
-//! Linux only for now: the reuseport CPU-steering program. Everything else
-//! goes through socket2 and mio.
+//! - `linux.rs`: the reuseport CPU-steering program (Linux only; elsewhere
+//!   `attach_cpu_steering` says `Unsupported`);
+//! - `peer_cred.rs`: the credentials of a Unix socket's peer.
+//!
+//! Everything else goes through socket2 and mio.
 
 /// Calls a libc function and turns `-1` into `io::Error::last_os_error()`.
 macro_rules! syscall {
@@ -16,6 +19,9 @@ macro_rules! syscall {
         }
     }};
 }
+
+mod peer_cred;
+pub(crate) use peer_cred::peer_cred;
 
 #[cfg(target_os = "linux")]
 mod linux;

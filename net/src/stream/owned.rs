@@ -1,0 +1,187 @@
+//! Owned-buffer I/O on the worker's arena: `recv` into a buffer from the
+//! RX slot, `alloc_send`/`send`/`send_frozen`/`send_vectored` with the TX
+//! slot, and the buffer source.
+//!
+//! A buffer is parked in a slot only when this stream holds its last
+//! reference (the slot refuses shared buffers), so a slot never holds a
+//! buffer that is still reachable elsewhere.
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice, Read};
+use std::task::{ready, Context, Poll};
+
+use roost_alloc::{ArenaBytes, ArenaBytesMut, ReuseSlot};
+
+use super::{StreamInner, TcpStream};
+use crate::idle;
+use crate::BufferSource;
+
+/// The default size of a [`TcpStream::recv`] buffer.
+pub const DEFAULT_RECV_SIZE: usize = 2048;
+
+impl StreamInner {
+    fn new_buffer(&self, slot: &ReuseSlot, capacity: usize) -> ArenaBytesMut {
+        match self.buffers.get() {
+            BufferSource::Arena => slot.take_or_alloc(capacity),
+            BufferSource::Global => ArenaBytesMut::with_capacity_global(capacity),
+        }
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<io::Result<Option<ArenaBytesMut>>> {
+        self.touch();
+        ready!(self.reg.poll_read_ready(cx))?;
+        let mut buf = self.new_buffer(&self.rx_slot, self.recv_size.get());
+        loop {
+            let spare = buf.spare_capacity_mut();
+            // SAFETY: `read` only writes into the slice, and we never read the
+            // uninitialised bytes: `set_len` below covers exactly what it wrote.
+            let spare: &mut [u8] = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+            match self.io().read(spare) {
+                Ok(0) => {
+                    self.park_unused(buf, &self.rx_slot);
+                    return Poll::Ready(Ok(None));
+                }
+                Ok(n) => {
+                    // SAFETY: the kernel initialised `n` bytes of the spare capacity.
+                    unsafe { buf.set_len(n) };
+                    if n < buf.capacity() {
+                        // Drained: skip the `EAGAIN` read that would otherwise follow.
+                        self.reg.clear_read_ready();
+                    }
+                    return Poll::Ready(Ok(Some(buf)));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.reg.clear_read_ready();
+                    self.park_unused(buf, &self.rx_slot);
+                    ready!(self.reg.poll_read_ready(cx))?;
+                    buf = self.new_buffer(&self.rx_slot, self.recv_size.get());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.park_unused(buf, &self.rx_slot);
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+    }
+
+    /// Puts a buffer this stream no longer needs into `slot` for the next
+    /// operation (dropping it if the slot is taken).
+    fn park_unused(&self, mut buf: ArenaBytesMut, slot: &ReuseSlot) {
+        if self.buffers.get() == BufferSource::Arena {
+            buf.clear();
+            let _ = slot.park(buf);
+        }
+    }
+}
+
+impl TcpStream {
+    /// Where the buffers of `recv` and `alloc_send` come from.
+    pub fn set_buffer_source(&self, source: BufferSource) {
+        self.inner.buffers.set(source);
+        // A stream that may park arena buffers is swept when idle.
+        if source == BufferSource::Arena && self.inner.idle_key.get().is_none() {
+            self.inner.idle_key.set(Some(idle::register(&self.inner)));
+        }
+    }
+
+    /// The buffer source (see [`set_buffer_source`](Self::set_buffer_source)).
+    pub fn buffer_source(&self) -> BufferSource {
+        self.inner.buffers.get()
+    }
+
+    /// Capacity requested for each `recv` buffer (default 2 KiB; rounded up
+    /// to the arena's size class).
+    pub fn set_recv_size(&self, bytes: usize) {
+        self.inner.recv_size.set(bytes.max(1));
+    }
+
+    /// Reads once into a buffer from the stream's RX slot (or the worker's
+    /// arena): `Ok(None)` at end of stream.
+    ///
+    /// The buffer carries the RX slot: dropped on another core, it parks
+    /// there and this stream's next `recv` takes it back.
+    ///
+    /// # Errors
+    ///
+    /// The socket's read error.
+    pub async fn recv(&self) -> io::Result<Option<ArenaBytesMut>> {
+        poll_fn(|cx| self.inner.poll_recv(cx)).await
+    }
+
+    /// A buffer of at least `capacity` bytes for sending: the one parked in
+    /// the TX slot by the previous [`send`](Self::send) if it is large
+    /// enough, else a fresh one from the worker's arena.
+    pub fn alloc_send(&self, capacity: usize) -> ArenaBytesMut {
+        self.inner.touch();
+        self.inner.new_buffer(&self.inner.tx_slot, capacity)
+    }
+
+    /// Writes all of `buf`, then parks it in the TX slot for the next
+    /// [`alloc_send`](Self::alloc_send).
+    ///
+    /// # Errors
+    ///
+    /// The socket's write error (the buffer is dropped).
+    pub async fn send(&self, buf: ArenaBytesMut) -> io::Result<()> {
+        self.write_all(&buf).await?;
+        self.inner.park_unused(buf, &self.inner.tx_slot);
+        Ok(())
+    }
+
+    /// Writes all of a shared buffer; if this was its last handle, its block
+    /// is parked in the TX slot for reuse.
+    ///
+    /// # Errors
+    ///
+    /// The socket's write error.
+    pub async fn send_frozen(&self, buf: ArenaBytes) -> io::Result<()> {
+        self.write_all(&buf).await?;
+        if let Ok(unique) = buf.try_into_mut() {
+            self.inner.park_unused(unique, &self.inner.tx_slot);
+        }
+        Ok(())
+    }
+
+    /// Writes several buffers (a header and a body, say) with `writev` until
+    /// the kernel has taken every byte; then parks the first in the TX slot.
+    ///
+    /// # Errors
+    ///
+    /// The socket's write error.
+    pub async fn send_vectored<const N: usize>(&self, bufs: [ArenaBytesMut; N]) -> io::Result<()> {
+        let mut index = 0;
+        let mut offset = 0;
+        while index < N {
+            let mut slices = [IoSlice::new(&[]); N];
+            slices[0] = IoSlice::new(&bufs[index][offset..]);
+            for (dst, src) in slices[1..N - index].iter_mut().zip(&bufs[index + 1..]) {
+                *dst = IoSlice::new(src);
+            }
+            let mut n = self.write_vectored(&slices[..N - index]).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            while index < N && n >= bufs[index].len() - offset {
+                n -= bufs[index].len() - offset;
+                index += 1;
+                offset = 0;
+            }
+            offset += n;
+        }
+        if let Some(first) = bufs.into_iter().next() {
+            self.inner.park_unused(first, &self.inner.tx_slot);
+        }
+        Ok(())
+    }
+
+    /// Releases the buffers parked in this stream's slots now.
+    pub fn release_parked(&self) -> bool {
+        self.inner.release_parked()
+    }
+
+    /// Whether a buffer is parked in the (RX, TX) slots.
+    pub fn is_parked(&self) -> (bool, bool) {
+        (self.inner.rx_slot.is_parked(), self.inner.tx_slot.is_parked())
+    }
+}

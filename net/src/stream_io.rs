@@ -1,0 +1,169 @@
+//! Borrowed-slice I/O on a registered stream socket, TCP or Unix: the
+//! readiness rules in one place, and tokio's `AsyncRead`/`AsyncWrite` for
+//! every stream type and split half through one trait, [`StreamSocket`].
+//!
+//! # Invariants
+//!
+//! - Readiness is cleared after `WouldBlock` (the [`Registration`] does
+//!   that), and also after a short read or a short write: on a stream
+//!   socket the receive queue was drained (or the send buffer filled) at
+//!   that moment, so new data (or free space) brings a new edge. A FIN or a
+//!   reset that arrived with the data brings none, which is why the reactor
+//!   keeps the closed state sticky: clearing readiness never hides it. This
+//!   saves the `EAGAIN` read that would otherwise follow every request.
+//!   (Datagram sockets must not do this: see `udp`.)
+//! - Nothing here reads bytes the kernel has not written: a `ReadBuf`'s
+//!   unfilled part is handed to `read(2)`, which only writes, and only what
+//!   it reports written is marked initialised.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::task::{ready, Context, Poll};
+
+use mio::event::Source;
+use roost_runtime::io::Registration;
+use tokio::io::ReadBuf;
+
+/// Reads into `buf` once the socket is readable.
+pub(crate) fn poll_read<S>(reg: &Registration<S>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
+where
+    S: Source,
+    for<'a> &'a S: Read,
+{
+    let want = buf.len();
+    let n = ready!(reg.poll_read_io(cx, |mut s| s.read(buf)))?;
+    if n > 0 && n < want {
+        // Drained: skip the `EAGAIN` read that would otherwise follow.
+        reg.clear_read_ready();
+    }
+    Poll::Ready(Ok(n))
+}
+
+/// [`poll_read`] into the unfilled part of a `ReadBuf` (`AsyncRead`).
+pub(crate) fn poll_read_buf<S>(
+    reg: &Registration<S>,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>>
+where
+    S: Source,
+    for<'a> &'a S: Read,
+{
+    // SAFETY: `read` only writes into the slice (it never reads it, nor
+    // de-initialises it), and we only advance `filled` over what it wrote.
+    let unfilled = unsafe { &mut *(buf.unfilled_mut() as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+    let n = ready!(poll_read(reg, cx, unfilled))?;
+    // SAFETY: the kernel initialised `n` bytes.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    Poll::Ready(Ok(()))
+}
+
+/// Writes some of `buf` once the socket is writable.
+pub(crate) fn poll_write<S>(reg: &Registration<S>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>
+where
+    S: Source,
+    for<'a> &'a S: Write,
+{
+    let n = ready!(reg.poll_write_io(cx, |mut s| s.write(buf)))?;
+    if n < buf.len() {
+        reg.clear_write_ready();
+    }
+    Poll::Ready(Ok(n))
+}
+
+/// Writes some of `bufs` with one `writev` once the socket is writable.
+pub(crate) fn poll_write_vectored<S>(
+    reg: &Registration<S>,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>>
+where
+    S: Source,
+    for<'a> &'a S: Write,
+{
+    let total: usize = bufs.iter().map(|b| b.len()).sum();
+    let n = ready!(reg.poll_write_io(cx, |mut s| s.write_vectored(bufs)))?;
+    if n < total {
+        reg.clear_write_ready();
+    }
+    Poll::Ready(Ok(n))
+}
+
+/// A stream socket as tokio's io traits see it: implemented by the state a
+/// stream shares with its split halves.
+pub(crate) trait StreamSocket {
+    fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>>;
+
+    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+
+    fn poll_write_vectored(&self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>>;
+
+    /// `shutdown(Shutdown::Write)`: sends FIN.
+    fn shutdown_write(&self) -> io::Result<()>;
+
+    /// `AsyncWrite::poll_shutdown`: a socket the peer has already
+    /// disconnected counts as shut down.
+    fn poll_shutdown(&self) -> Poll<io::Result<()>> {
+        match self.shutdown_write() {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+            other => Poll::Ready(other),
+        }
+    }
+}
+
+/// `AsyncRead` for a type whose `inner` field derefs to a [`StreamSocket`].
+macro_rules! impl_async_read {
+    ($t: ty) => {
+        impl tokio::io::AsyncRead for $t {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                $crate::stream_io::StreamSocket::poll_read_buf(&*self.inner, cx, buf)
+            }
+        }
+    };
+}
+
+/// `AsyncWrite` (vectored, no buffering: `poll_flush` is a no-op) for a type
+/// whose `inner` field derefs to a [`StreamSocket`].
+macro_rules! impl_async_write {
+    ($t: ty) => {
+        impl tokio::io::AsyncWrite for $t {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::stream_io::StreamSocket::poll_write(&*self.inner, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::stream_io::StreamSocket::poll_write_vectored(&*self.inner, cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                $crate::stream_io::StreamSocket::poll_shutdown(&*self.inner)
+            }
+        }
+    };
+}
