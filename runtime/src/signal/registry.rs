@@ -45,11 +45,12 @@ impl Slot {
     fn on_signal(&self, pipe: RawFd) {
         self.generation.fetch_add(1, Ordering::Release);
         let byte = 1u8;
-        // SAFETY: `write(2)` is async-signal-safe; `pipe` is the write end of
-        // the static socket pair (never closed) and `byte` is valid for one
-        // byte. The result is ignored on purpose: EAGAIN means the pipe is
-        // full, so a wake-up is already waiting for the dispatcher.
-        unsafe { libc::write(pipe, (&raw const byte).cast(), 1) };
+        // SAFETY: `write(2)` is async-signal-safe (and so is reading errno
+        // on failure); `pipe` is the write end of the static socket pair
+        // (never closed) and `byte` is valid for one byte. The result is
+        // ignored on purpose: EAGAIN means the pipe is full, so a wake-up is
+        // already waiting for the dispatcher.
+        let _ = crate::syscall!(write(pipe, (&raw const byte).cast(), 1));
     }
 }
 
