@@ -5,7 +5,6 @@
 #[path = "support/examples.rs"]
 mod examples;
 #[path = "support/net.rs"]
-#[allow(dead_code)]
 mod net;
 
 use std::io::{Read, Write};
