@@ -99,7 +99,7 @@ fn half_close_gives_eof_and_the_other_direction_goes_on() {
     let reply = rt.block_on_local(move || async move {
         let s = TcpStream::connect(addr).await.unwrap();
         s.write_all(b"there").await.unwrap();
-        s.shutdown(Shutdown::Write).unwrap();
+        s.shutdown_std(Shutdown::Write).unwrap();
         let mut reply = Vec::new();
         while let Some(buf) = s.recv().await.unwrap() {
             reply.extend_from_slice(&buf);
@@ -279,4 +279,22 @@ fn a_stream_switched_to_the_arena_is_swept_when_idle() {
         parked
     });
     assert!(parked > 0, "the sent buffer was parked in the TX slot");
+}
+
+/// Regression: an inherent `TcpStream::shutdown(how)` hid tokio's
+/// `AsyncWriteExt::shutdown()`, so ported code `s.shutdown().await` did not
+/// compile. It sends FIN: the echo server answers and closes.
+#[test]
+fn tokio_shutdown_is_not_hidden_by_an_inherent_method() {
+    let rt = runtime(1);
+    let addr = echo_server(&rt, ListenOptions::new());
+    let echoed = rt.block_on_local(move || async move {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"bye").await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut echoed = Vec::new();
+        s.read_to_end(&mut echoed).await.unwrap();
+        echoed
+    });
+    assert_eq!(echoed, b"bye");
 }

@@ -292,13 +292,17 @@ impl TcpStream {
         self.inner.io().take_error()
     }
 
-    /// Shuts down one or both directions; `Shutdown::Write` sends FIN (half
-    /// close) while reading goes on.
+    /// Shuts down one or both directions now, as `std`'s `shutdown`;
+    /// `Shutdown::Write` sends FIN (half close) while reading goes on.
+    ///
+    /// Named so that tokio's `AsyncWriteExt::shutdown().await` (which shuts
+    /// down the write side) is not hidden by an inherent method of the same
+    /// name: ported tokio code calls that one unchanged.
     ///
     /// # Errors
     ///
     /// As `shutdown(2)`.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    pub fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
         self.inner.io().shutdown(how)
     }
 
