@@ -43,8 +43,11 @@
 #![warn(missing_docs)]
 
 pub use roost_alloc as alloc;
+pub use roost_macros::{main, test};
 pub use roost_net as net;
 pub use roost_runtime as runtime;
+#[cfg(unix)]
+pub use roost_runtime::signal;
 
 pub use roost_runtime::{spawn, spawn_on};
 

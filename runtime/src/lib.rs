@@ -60,6 +60,8 @@ mod metrics;
 mod root;
 mod runtime;
 mod sched;
+#[cfg(unix)]
+pub mod signal;
 mod sys;
 pub mod task;
 pub mod time;
