@@ -28,6 +28,16 @@
 //! worker with `Rc`, and move one to another worker explicitly through its
 //! `into_std` and `from_std`.
 //!
+//! # Platforms
+//!
+//! Linux, and macOS (x86_64 and aarch64; checked, not run, in CI). What
+//! needs Linux says so and falls back elsewhere:
+//! [`serve`] with [`ListenOptions::cpu_steering`] fails with `Unsupported`,
+//! [`TcpStream::incoming_cpu`] returns `Unsupported`,
+//! [`TruncatedDatagram::len`] is `None` (the datagram's size is unknown, only
+//! that it did not fit), and [`unix::UCred::pid`] is `None`
+//! (`getpeereid` has no process id).
+//!
 //! # Examples
 //!
 //! ```
