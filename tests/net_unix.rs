@@ -1,7 +1,7 @@
 //! UnixListener and UnixStream on real sockets: echo through tokio's
 //! AsyncReadExt/AsyncWriteExt, split halves, a path that is taken, pair(),
-//! connect errors, vectored writes, shutdown, peer credentials, and moving
-//! a stream between workers.
+//! connect errors, vectored writes, shutdown, peer credentials, moving a
+//! stream between workers, and UnixDatagram.
 
 // `#[roost::test]` binds a unit body's output with `let` (roost-macros'
 // expansion), which clippy's `let_unit_value` reports at the test's span.
@@ -10,14 +10,15 @@
 #[path = "support/net.rs"]
 mod support;
 
+use std::future::poll_fn;
 use std::io::ErrorKind;
 use std::net::Shutdown;
 use std::os::unix::fs::MetadataExt;
 
 use roost::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use roost::net::{UnixListener, UnixStream};
+use roost::net::{UnixDatagram, UnixListener, UnixStream};
 use support::{ByteStream, TempDir};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 /// Accepts connections on `listener` forever, echoing each one through its
 /// borrowed split halves.
@@ -206,4 +207,60 @@ async fn a_listener_moves_through_std() {
     served.read_exact(&mut one).await.unwrap();
     let back = listener.into_std().unwrap();
     assert_eq!(back.local_addr().unwrap().as_pathname(), Some(path.as_path()));
+}
+
+#[roost::test]
+async fn datagrams_between_bound_paths_and_a_pair() {
+    let dir = TempDir::new("unix-dgram");
+    let (server_path, client_path) = (dir.path("server"), dir.path("client"));
+    let server = UnixDatagram::bind(&server_path).unwrap();
+    let client = UnixDatagram::bind(&client_path).unwrap();
+    assert_eq!(client.send_to(b"request", &server_path).await.unwrap(), 7);
+    let mut buf = [0u8; 64];
+    let (n, from) = server.recv_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"request");
+    assert_eq!(from.as_pathname(), Some(client_path.as_path()));
+    server.send_to(b"reply", from.as_pathname().unwrap()).await.unwrap();
+    let mut storage = [0u8; 64];
+    let mut read = ReadBuf::new(&mut storage);
+    let from = poll_fn(|cx| client.poll_recv_from(cx, &mut read)).await.unwrap();
+    assert_eq!(
+        (read.filled(), from.as_pathname()),
+        (&b"reply"[..], Some(server_path.as_path()))
+    );
+
+    // Connected, from an unbound socket; a long datagram is cut to the buffer.
+    let unbound = UnixDatagram::unbound().unwrap();
+    unbound.connect(&server_path).unwrap();
+    assert_eq!(unbound.peer_addr().unwrap().as_pathname(), Some(server_path.as_path()));
+    unbound.send(&[5u8; 100]).await.unwrap();
+    let mut small = [0u8; 10];
+    let (n, from) = server.recv_from(&mut small).await.unwrap();
+    assert_eq!((n, from.is_unnamed()), (10, true));
+
+    let (a, b) = UnixDatagram::pair().unwrap();
+    a.send(b"paired").await.unwrap();
+    let n = b.recv(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"paired");
+    a.shutdown(Shutdown::Both).unwrap();
+    assert!(a.take_error().unwrap().is_none());
+}
+
+#[roost::test]
+async fn datagram_paths_that_are_taken_or_missing_are_clear_errors() {
+    let dir = TempDir::new("unix-dgram-errors");
+    let path = dir.path("taken");
+    let _taken = UnixDatagram::bind(&path).unwrap();
+    let err = UnixDatagram::bind(&path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AddrInUse);
+    assert!(err.to_string().contains("taken"), "{err}");
+    let socket = UnixDatagram::unbound().unwrap();
+    let missing = dir.path("missing");
+    assert_eq!(
+        socket.send_to(b"?", &missing).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    let err = socket.connect(&missing).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains("missing"), "{err}");
 }

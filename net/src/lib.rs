@@ -16,7 +16,7 @@
 //!   buffers that reports truncated datagrams ([`UdpSocket::recv_buf_from`],
 //!   [`TruncatedDatagram`]).
 //! - [`unix`]: [`UnixListener`] and [`UnixStream`], with split halves and
-//!   peer credentials.
+//!   peer credentials, and [`UnixDatagram`].
 //! - [`ToSocketAddrs`] and [`lookup_host`]: literal addresses are converted
 //!   inline; host names are resolved on the runtime's blocking pool, never
 //!   on a worker.
@@ -86,7 +86,7 @@ pub use serve::{serve, Server};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 pub use stream::{TcpStream, DEFAULT_RECV_SIZE};
 pub use udp::{TruncatedDatagram, UdpSocket};
-pub use unix::{UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 /// Where a stream's `recv` and `alloc_send` buffers come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
