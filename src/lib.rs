@@ -4,7 +4,7 @@
 //! A tokio program runs on roost when its `tokio::` paths become `roost::`
 //! paths:
 //!
-//! ```ignore
+//! ```no_run
 //! use roost::io::{AsyncReadExt, AsyncWriteExt};
 //! use roost::net::TcpListener;
 //!

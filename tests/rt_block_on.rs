@@ -52,3 +52,172 @@ fn block_on_after_shutdown_is_an_error() {
     rt.shutdown_timeout(Duration::from_millis(10));
     assert_eq!(handle.try_block_on(async { 3 }), Err(BlockOnError::Shutdown));
 }
+
+/// `block_on` takes what tokio's takes: a future that borrows, holds `Rc`s
+/// across awaits, and returns a `!Send` value.
+#[test]
+fn block_on_accepts_borrowing_non_send_futures() {
+    let rt = support::runtime(1);
+    let name = String::from("roost");
+    let out: std::rc::Rc<usize> = rt.block_on(async {
+        let local = std::rc::Rc::new(name.len());
+        roost_runtime::time::sleep(Duration::from_millis(1)).await;
+        roost_runtime::yield_now().await;
+        local
+    });
+    assert_eq!(*out, 5);
+}
+
+/// Inside `block_on`, `spawn` runs on the calling thread's own loop; the
+/// runtime's workers are reached with `spawn_on`, and their wakes reach
+/// the calling thread.
+#[test]
+fn block_on_runs_on_the_calling_thread_and_talks_to_workers() {
+    let rt = support::runtime(2);
+    let caller = std::thread::current().id();
+    rt.block_on(async move {
+        assert_eq!(roost_runtime::current_worker(), None);
+        assert_eq!(roost_runtime::worker_count(), Some(2));
+        let here = roost_runtime::spawn(async { std::thread::current().id() })
+            .await
+            .unwrap();
+        assert_eq!(here, caller);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        roost_runtime::spawn_on(1, async move {
+            roost_runtime::time::sleep(Duration::from_millis(2)).await;
+            tx.send(roost_runtime::current_worker()).unwrap();
+        });
+        assert_eq!(rx.await.unwrap(), Some(1));
+    });
+}
+
+/// Tasks spawned in one `block_on` wait between calls and resume in the
+/// next, as with tokio's current-thread runtime; shutting the runtime down
+/// from that thread cancels them.
+#[test]
+fn tasks_spawned_in_block_on_resume_in_the_next_call() {
+    let rt = support::runtime(1);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    struct Probe(std::sync::Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let probe = Probe(dropped.clone());
+    rt.block_on(async move {
+        roost_runtime::spawn(async move {
+            let _probe = probe;
+            for i in 0..3 {
+                roost_runtime::time::sleep(Duration::from_millis(1)).await;
+                tx.send(i).unwrap();
+            }
+            std::future::pending::<()>().await
+        });
+    });
+    let got = rt.block_on(async {
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(rx.recv().await.unwrap());
+        }
+        got
+    });
+    assert_eq!(got, vec![0, 1, 2]);
+    assert!(!dropped.load(std::sync::atomic::Ordering::SeqCst));
+    drop(rt);
+    assert!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        "shutdown cancelled the guest's task"
+    );
+}
+
+#[test]
+fn a_panic_in_block_on_propagates_and_the_runtime_stays_usable() {
+    let rt = support::runtime(1);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async { panic!("root boom") });
+    }));
+    assert!(caught.is_err());
+    assert_eq!(rt.block_on(async { 4 }), 4);
+}
+
+#[test]
+fn block_on_two_runtimes_in_turn_on_one_thread() {
+    let a = support::runtime(1);
+    let b = support::runtime(1);
+    for i in 0..3 {
+        assert_eq!(
+            a.block_on(async move { roost_runtime::spawn(async move { i }).await.unwrap() }),
+            i
+        );
+        assert_eq!(
+            b.block_on(async move { roost_runtime::spawn(async move { i * 2 }).await.unwrap() }),
+            i * 2
+        );
+    }
+}
+
+/// `Builder::run` makes the calling thread worker 0 and gives back a
+/// `!Send` output.
+#[test]
+fn builder_run_hosts_worker_zero_on_the_calling_thread() {
+    let caller = std::thread::current().id();
+    let out = roost_runtime::Builder::new()
+        .worker_threads(2)
+        .pin_workers(false)
+        .run(async move {
+            assert_eq!(std::thread::current().id(), caller);
+            assert_eq!(roost_runtime::current_worker(), Some(0));
+            let other = roost_runtime::spawn_on(1, async { roost_runtime::current_worker() })
+                .await
+                .unwrap();
+            assert_eq!(other, Some(1));
+            std::rc::Rc::new("not Send")
+        })
+        .unwrap();
+    assert_eq!(*out, "not Send");
+}
+
+#[test]
+fn builder_run_propagates_a_panic_after_shutting_down() {
+    let stopped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let s = stopped.clone();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        roost_runtime::Builder::new()
+            .worker_threads(2)
+            .pin_workers(false)
+            .on_thread_stop(move || {
+                s.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+            .run(async { panic!("main boom") })
+    }));
+    assert!(caught.is_err());
+    assert_eq!(
+        stopped.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "both workers stopped"
+    );
+}
+
+/// A pinned `Builder::run` widens the caller's affinity back afterwards.
+#[cfg(target_os = "linux")]
+#[test]
+fn builder_run_unpins_the_calling_thread_afterwards() {
+    fn allowed() -> usize {
+        // SAFETY: cpu_set_t is a plain bitmask; all-zero is valid.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: the set outlives the call and its size is passed with it.
+        let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+        assert_eq!(rc, 0);
+        // SAFETY: a valid set.
+        (unsafe { libc::CPU_COUNT(&set) }) as usize
+    }
+    let before = allowed();
+    let inside = roost_runtime::Builder::new()
+        .worker_threads(1)
+        .run(async { allowed() })
+        .unwrap();
+    assert_eq!(inside, 1, "pinned while it ran");
+    assert_eq!(allowed(), before);
+}

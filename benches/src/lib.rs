@@ -17,6 +17,9 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+#[macro_use]
+extern crate roost_runtime;
+
 pub mod cores;
 pub mod global_alloc;
 pub mod handoff;

@@ -281,11 +281,10 @@ impl Builder {
         }
         let _unpin = Unpin(pinned);
         let result = worker::main(config, poll, handle, None, Some(&mut root));
-        let output = root.take_output();
-        drop(root);
         drop(runtime);
         result?;
-        output.ok_or_else(|| io::Error::other("roost: the runtime shut down before the main future completed"))
+        root.take_output()
+            .ok_or_else(|| io::Error::other("roost: the runtime shut down before the main future completed"))
     }
 
     /// Builds the runtime; with `host_first`, worker 0 is not started but

@@ -67,6 +67,9 @@ pub mod task;
 pub mod time;
 mod worker;
 
+#[doc(hidden)]
+pub use libc as __libc;
+
 /// The mio version the reactor is built on, for the sources given to
 /// [`io::Registration`].
 pub use mio;

@@ -73,7 +73,8 @@ pub(crate) struct RootFuture<'a, F: Future> {
     future: Pin<&'a mut F>,
     waker: std::sync::Arc<RootWaker>,
     task_waker: Waker,
-    output: Option<F::Output>,
+    /// The output, or the panic of the poll that would have produced it.
+    output: Option<std::thread::Result<F::Output>>,
 }
 
 impl<'a, F: Future> RootFuture<'a, F> {
@@ -90,8 +91,14 @@ impl<'a, F: Future> RootFuture<'a, F> {
         }
     }
 
+    /// The output once complete (`None` if the loop stopped first). A
+    /// panic of the future was caught in the loop, so that the loop could
+    /// stop in order, and resumes here.
     pub(crate) fn take_output(&mut self) -> Option<F::Output> {
-        self.output.take()
+        match self.output.take()? {
+            Ok(out) => Some(out),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 }
 
@@ -104,12 +111,17 @@ impl<F: Future> Root for RootFuture<'_, F> {
             return false;
         }
         let mut cx = TaskContext::from_waker(&self.task_waker);
-        match self.future.as_mut().poll(&mut cx) {
-            Poll::Ready(out) => {
-                self.output = Some(out);
+        let future = self.future.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(&mut cx))) {
+            Ok(Poll::Ready(out)) => {
+                self.output = Some(Ok(out));
                 true
             }
-            Poll::Pending => false,
+            Ok(Poll::Pending) => false,
+            Err(panic) => {
+                self.output = Some(Err(panic));
+                true
+            }
         }
     }
 
@@ -185,14 +197,13 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> Result<F::Outpu
             worker::run(ctx, poll, events, &lp, handle, Some(&mut root))
         })
     };
-    let output = root.take_output();
-    drop(root);
     if done {
+        // Kept, panic or not: the loop itself is in order.
         GUEST.with(|g| *g.borrow_mut() = Some(guest));
     }
     // Not done: the runtime is shutting down; the guest is dropped here,
     // cancelling its tasks.
-    output.ok_or(BlockOnError::Shutdown)
+    root.take_output().ok_or(BlockOnError::Shutdown)
 }
 
 /// Drops this thread's guest of `runtime`, if it has one (its runtime is

@@ -1,22 +1,8 @@
 //! Platform calls, one file per mechanism, behind the small interfaces of
 //! [`cores`](crate::cores) and [`memory`](crate::memory).
 
-/// Calls a libc function and turns its `-1` into `io::Error::last_os_error()`.
-///
-/// The call is `unsafe`: every use says why its arguments are valid in a
-/// `// SAFETY:` comment in front of the macro.
-#[allow(unused_macros)]
-macro_rules! syscall {
-    ($fn:ident ( $($arg:expr),* $(,)? )) => {{
-        // SAFETY: the caller's own `// SAFETY:` comment covers the arguments.
-        let res = unsafe { libc::$fn($($arg),*) };
-        if res == -1 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            Ok(res)
-        }
-    }};
-}
+// `syscall!` is roost-runtime's, the workspace's one such helper (in scope
+// through `#[macro_use] extern crate roost_runtime` in lib.rs).
 
 #[cfg(target_os = "linux")]
 #[path = "affinity_linux.rs"]

@@ -27,8 +27,8 @@ pub(crate) fn allowed_cores() -> &'static [usize] {
 fn read_allowed() -> io::Result<Vec<usize>> {
     // SAFETY: cpu_set_t is a plain bitmask; all-zero is a valid (empty) set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // The set outlives the call and its size is passed alongside it.
-    super::syscall!(sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set))?;
+    // SAFETY: the set outlives the call and its size is passed alongside it.
+    crate::syscall!(sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set))?;
     let cores: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
         // SAFETY: `core` is below CPU_SETSIZE, the bound CPU_ISSET requires.
         .filter(|&core| unsafe { libc::CPU_ISSET(core, &set) })
@@ -62,8 +62,8 @@ pub(crate) fn pin_current_thread(core: usize) -> io::Result<()> {
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: `core` was checked against CPU_SETSIZE.
     unsafe { libc::CPU_SET(core, &mut set) };
-    // The set is initialised and its size passed alongside it.
-    super::syscall!(sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set))?;
+    // SAFETY: the set is initialised and its size passed alongside it.
+    crate::syscall!(sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set))?;
     Ok(())
 }
 
@@ -85,8 +85,8 @@ pub(crate) fn unpin_current_thread() -> io::Result<()> {
             unsafe { libc::CPU_SET(core, &mut set) };
         }
     }
-    // The set is initialised and its size passed alongside it.
-    super::syscall!(sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set))?;
+    // SAFETY: the set is initialised and its size passed alongside it.
+    crate::syscall!(sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set))?;
     Ok(())
 }
 

@@ -6,13 +6,20 @@
 
 pub(crate) mod affinity;
 
-/// Calls a libc function and turns a `-1` return into `io::Error::last_os_error()`.
-#[allow(unused_macros)]
+/// Calls a libc function and turns a `-1` return into
+/// `io::Error::last_os_error()`: the one such helper of the workspace
+/// (roost-net and the benchmarks use it as `roost_runtime::syscall!`).
+///
+/// The call is `unsafe`; every use says why its arguments satisfy the
+/// function's contract in a `// SAFETY:` comment in front of it.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! syscall {
     ($fn:ident ( $($arg:expr),* $(,)? )) => {{
-        // SAFETY: the caller passes arguments that satisfy the libc contract
-        // of the named function (see each call site).
-        let res = unsafe { libc::$fn($($arg),*) };
+        #[allow(unused_unsafe)]
+        // SAFETY: the call site's own `// SAFETY:` comment covers the
+        // arguments.
+        let res = unsafe { $crate::__libc::$fn($($arg),*) };
         if res == -1 {
             Err(std::io::Error::last_os_error())
         } else {
@@ -20,5 +27,3 @@ macro_rules! syscall {
         }
     }};
 }
-#[allow(unused_imports)]
-pub(crate) use syscall;
