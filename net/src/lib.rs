@@ -66,7 +66,6 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-#[macro_use]
 mod sys;
 #[macro_use]
 mod stream_io;
