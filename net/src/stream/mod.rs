@@ -10,8 +10,10 @@
 //!
 //! # Buffers
 //!
-//! Besides borrowed-slice I/O (`read`, `write`, tokio's `AsyncRead` and
-//! `AsyncWrite`), a stream does owned-buffer I/O on the worker's arena:
+//! Besides borrowed-slice I/O through tokio's `AsyncRead` and `AsyncWrite`
+//! (`read`, `write_all`, ... come from tokio's `AsyncReadExt` and
+//! `AsyncWriteExt`, as on a tokio stream; no inherent method of the same
+//! name hides them), a stream does owned-buffer I/O on the worker's arena:
 //!
 //! - [`recv`](TcpStream::recv) fills an arena buffer with one read. The
 //!   buffer comes from the stream's RX [`ReuseSlot`] when one is parked there,
