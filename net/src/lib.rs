@@ -87,6 +87,13 @@ pub use stream::{TcpStream, DEFAULT_RECV_SIZE};
 pub use udp::{TruncatedDatagram, UdpSocket};
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
+/// TCP split halves under tokio's path: `tokio::net::tcp::OwnedReadHalf`
+/// becomes `roost_net::tcp::OwnedReadHalf` (the same types as at the crate
+/// root).
+pub mod tcp {
+    pub use crate::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+}
+
 /// Where a stream's `recv` and `alloc_send` buffers come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BufferSource {
