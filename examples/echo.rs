@@ -23,7 +23,7 @@ pub async fn echo(stream: TcpStream) {
             return;
         }
     }
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.shutdown_std(std::net::Shutdown::Write);
 }
 
 fn main() -> std::io::Result<()> {

@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use roost::alloc::{Arena, ArenaBytesMut};
 use roost::net::TcpListener;
 use support::runtime;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
 /// A message for worker 1: buffers to drop there, and a way to say "done".
@@ -22,7 +23,8 @@ async fn recv_chunk(stream: &roost::net::TcpStream) -> ArenaBytesMut {
         let more = stream.recv().await.unwrap().expect("rest of chunk");
         chunk.extend_from_slice(&more);
     }
-    stream.write_all(b"k").await.unwrap();
+    let (_, mut ack) = stream.split();
+    ack.write_all(b"k").await.unwrap();
     chunk
 }
 

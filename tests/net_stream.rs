@@ -97,9 +97,9 @@ fn half_close_gives_eof_and_the_other_direction_goes_on() {
         c.write_all(b" and back").unwrap();
     });
     let reply = rt.block_on_local(move || async move {
-        let s = TcpStream::connect(addr).await.unwrap();
+        let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(b"there").await.unwrap();
-        s.shutdown(Shutdown::Write).unwrap();
+        s.shutdown_std(Shutdown::Write).unwrap();
         let mut reply = Vec::new();
         while let Some(buf) = s.recv().await.unwrap() {
             reply.extend_from_slice(&buf);
@@ -181,7 +181,7 @@ fn a_connection_moves_between_workers_explicitly() {
     let rt = runtime(2);
     let addr = echo_server(&rt, ListenOptions::new());
     let std_stream = rt.block_on_local(move || async move {
-        let s = TcpStream::connect(addr).await.unwrap();
+        let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(b"from worker 0;").await.unwrap();
         s.into_std().unwrap()
     });
@@ -189,7 +189,7 @@ fn a_connection_moves_between_workers_explicitly() {
         .block_on(rt.handle().spawn_on(1, async move {
             roost::runtime::spawn_local(async move {
                 assert_eq!(roost::runtime::current_worker(), Some(1));
-                let s = TcpStream::from_std(std_stream).unwrap();
+                let mut s = TcpStream::from_std(std_stream).unwrap();
                 s.write_all(b" on worker 1").await.unwrap();
                 let mut all = Vec::new();
                 while all.len() < 26 {
@@ -229,7 +229,7 @@ fn accept_on_a_plain_listener() {
     let peer = rt.block_on_local(move || async move {
         let l = TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), ListenOptions::new().backlog(16)).unwrap();
         tx.send(l.local_addr().unwrap()).unwrap();
-        let (s, peer) = l.accept().await.unwrap();
+        let (mut s, peer) = l.accept().await.unwrap();
         assert!(s.nodelay().unwrap(), "accepted streams get TCP_NODELAY by default");
         let mut one = [0u8; 1];
         assert_eq!(s.read(&mut one).await.unwrap(), 1);
@@ -279,4 +279,22 @@ fn a_stream_switched_to_the_arena_is_swept_when_idle() {
         parked
     });
     assert!(parked > 0, "the sent buffer was parked in the TX slot");
+}
+
+/// Regression: an inherent `TcpStream::shutdown(how)` hid tokio's
+/// `AsyncWriteExt::shutdown()`, so ported code `s.shutdown().await` did not
+/// compile. It sends FIN: the echo server answers and closes.
+#[test]
+fn tokio_shutdown_is_not_hidden_by_an_inherent_method() {
+    let rt = runtime(1);
+    let addr = echo_server(&rt, ListenOptions::new());
+    let echoed = rt.block_on_local(move || async move {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"bye").await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut echoed = Vec::new();
+        s.read_to_end(&mut echoed).await.unwrap();
+        echoed
+    });
+    assert_eq!(echoed, b"bye");
 }

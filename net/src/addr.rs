@@ -132,8 +132,8 @@ impl ExactSizeIterator for Addrs {}
 ///
 /// The resolver's error for a name it cannot resolve (its kind kept, the
 /// host named in the message); `InvalidInput` for a string that is not
-/// `host:port` or whose port is not a number; `Other` if the blocking pool
-/// is unavailable (off a roost worker, or during shutdown).
+/// `host:port` or whose port is not a number; `Other` if a host name must be
+/// resolved outside a roost runtime, or the runtime shuts down meanwhile.
 ///
 /// # Examples
 ///
@@ -196,20 +196,20 @@ fn no_address() -> io::Error {
 }
 
 /// Runs the system resolver for `(host, port)` on the runtime's blocking
-/// pool.
+/// pool (the awaiting task stays on this worker).
 async fn lookup_blocking(host: String, port: u16) -> io::Result<Vec<SocketAddr>> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    // Temporary: a thread per lookup until the runtime's blocking pool lands.
-    std::thread::Builder::new()
-        .name("roost-resolve".into())
-        .spawn(move || {
-            let result = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-                .map(|it| it.collect::<Vec<_>>())
-                .map_err(|e| io::Error::new(e.kind(), format!("could not resolve {host}:{port}: {e}")));
-            let _ = tx.send(result);
-        })?;
-    rx.await
-        .map_err(|_| io::Error::other("the resolver thread went away"))?
+    if roost_runtime::Handle::try_current().is_none() {
+        return Err(io::Error::other(format!(
+            "resolving {host}:{port} needs the blocking pool of a roost runtime; called outside one"
+        )));
+    }
+    roost_runtime::task::spawn_blocking(move || {
+        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .map(|it| it.collect::<Vec<_>>())
+            .map_err(|e| io::Error::new(e.kind(), format!("could not resolve {host}:{port}: {e}")))
+    })
+    .await
+    .map_err(|e| io::Error::other(format!("host name resolution did not complete: {e}")))?
 }
 
 /// Splits `"host:port"` as std's `impl ToSocketAddrs for str` does.

@@ -16,7 +16,7 @@
 //!   buffers that reports truncated datagrams ([`UdpSocket::recv_buf_from`],
 //!   [`TruncatedDatagram`]).
 //! - [`unix`]: [`UnixListener`] and [`UnixStream`], with split halves and
-//!   peer credentials.
+//!   peer credentials, and [`UnixDatagram`].
 //! - [`ToSocketAddrs`] and [`lookup_host`]: literal addresses are converted
 //!   inline; host names are resolved on the runtime's blocking pool, never
 //!   on a worker.
@@ -27,6 +27,16 @@
 //! (they are not `Send`, unlike tokio's): share one between tasks of its
 //! worker with `Rc`, and move one to another worker explicitly through its
 //! `into_std` and `from_std`.
+//!
+//! # Platforms
+//!
+//! Linux, and macOS (x86_64 and aarch64; checked, not run, in CI). What
+//! needs Linux says so and falls back elsewhere:
+//! [`serve`] with [`ListenOptions::cpu_steering`] fails with `Unsupported`,
+//! [`TcpStream::incoming_cpu`] returns `Unsupported`,
+//! [`TruncatedDatagram::len`] is `None` (the datagram's size is unknown, only
+//! that it did not fit), and [`unix::UCred::pid`] is `None`
+//! (`getpeereid` has no process id).
 //!
 //! # Examples
 //!
@@ -56,7 +66,6 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-#[macro_use]
 mod sys;
 #[macro_use]
 mod stream_io;
@@ -76,7 +85,14 @@ pub use serve::{serve, Server};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 pub use stream::{TcpStream, DEFAULT_RECV_SIZE};
 pub use udp::{TruncatedDatagram, UdpSocket};
-pub use unix::{UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
+
+/// TCP split halves under tokio's path: `tokio::net::tcp::OwnedReadHalf`
+/// becomes `roost_net::tcp::OwnedReadHalf` (the same types as at the crate
+/// root).
+pub mod tcp {
+    pub use crate::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+}
 
 /// Where a stream's `recv` and `alloc_send` buffers come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

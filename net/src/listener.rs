@@ -115,7 +115,10 @@ impl ListenOptions {
     ///
     /// As `socket`, `bind` (`AddrInUse`, ...) and `listen`.
     pub fn bind_socket(&self, addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+        // `Socket::new` sets close-on-exec itself: `SOCK_CLOEXEC` where the
+        // system has it (Linux, the BSDs), `FD_CLOEXEC` right after elsewhere
+        // (macOS, where it also sets `SO_NOSIGPIPE`).
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(true)?;
         if self.reuse_port {
             socket.set_reuse_port(true)?;
@@ -311,12 +314,26 @@ fn is_connection_error(e: &io::Error) -> bool {
                 | libc::ENETDOWN
                 | libc::ENOPROTOOPT
                 | libc::EHOSTDOWN
-                | libc::ENONET
                 | libc::EHOSTUNREACH
                 | libc::EOPNOTSUPP
                 | libc::ENETUNREACH
         )
-    ) || e.kind() == io::ErrorKind::Interrupted
+    ) || is_linux_connection_error(e)
+        || e.kind() == io::ErrorKind::Interrupted
+}
+
+/// Linux's `accept(2)` also passes on `ENONET` (the peer's network went
+/// away), an errno other systems do not have.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn is_linux_connection_error(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENONET)
+}
+
+/// Other systems have no `ENONET`; their per-connection errors are the
+/// portable ones above.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn is_linux_connection_error(_e: &io::Error) -> bool {
+    false
 }
 
 /// Errors about the process or the system: pause, then try again.

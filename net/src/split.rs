@@ -24,8 +24,9 @@ pub struct OwnedReadHalf {
 }
 
 /// The write half of [`TcpStream::into_split`](crate::TcpStream::into_split).
-/// Dropping it does not shut the connection down; call `poll_shutdown`
-/// (tokio's `AsyncWriteExt::shutdown`) to send FIN.
+/// Dropping it does not shut the connection down (tokio's does, and so does
+/// [`unix::OwnedWriteHalf`](crate::unix::OwnedWriteHalf)); call
+/// `poll_shutdown` (tokio's `AsyncWriteExt::shutdown`) to send FIN.
 #[derive(Debug)]
 pub struct OwnedWriteHalf {
     pub(crate) inner: Rc<StreamInner>,

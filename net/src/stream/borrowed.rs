@@ -1,6 +1,7 @@
-//! Borrowed-slice I/O on a stream: `read`, `write`, `write_vectored`,
-//! `write_all`, and tokio's `AsyncRead`/`AsyncWrite` (shared with the split
-//! halves through [`StreamSocket`]).
+//! Borrowed-slice I/O on a stream: tokio's `AsyncRead`/`AsyncWrite` (shared
+//! with the split halves through [`StreamSocket`]), so that tokio's
+//! `AsyncReadExt`/`AsyncWriteExt` give `read`, `write_all`, ... as on a
+//! tokio stream.
 //!
 //! The readiness rules (cleared after a short read or a short write as well
 //! as after `WouldBlock`) live in `crate::stream_io`; every operation here
@@ -15,13 +16,6 @@ use tokio::io::ReadBuf;
 
 use super::{StreamInner, TcpStream};
 use crate::stream_io::{self, StreamSocket};
-
-impl StreamInner {
-    fn poll_read_slice(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.touch();
-        stream_io::poll_read(&self.reg, cx, buf)
-    }
-}
 
 impl StreamSocket for StreamInner {
     fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
@@ -44,48 +38,34 @@ impl StreamSocket for StreamInner {
     }
 }
 
+// No inherent `read`, `write`, `write_all` or `write_vectored`: they would
+// hide tokio's `AsyncReadExt`/`AsyncWriteExt` methods of the same names
+// (inherent methods win method resolution), so ported tokio code would warn
+// that its imports are unused. The owned-buffer sends use these instead.
 impl TcpStream {
-    /// Reads into `buf`; 0 means end of stream.
+    /// Writes all of `buf` (the body of `send`).
     ///
     /// # Errors
     ///
-    /// The socket's read error (`ConnectionReset`, ...).
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.inner.poll_read_slice(cx, buf)).await
-    }
-
-    /// Writes some of `buf`; returns how much the kernel took.
-    ///
-    /// # Errors
-    ///
-    /// The socket's write error (`BrokenPipe`, `ConnectionReset`, ...).
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.inner.poll_write(cx, buf)).await
-    }
-
-    /// Writes some of `bufs` with one `writev`.
-    ///
-    /// # Errors
-    ///
-    /// As [`write`](Self::write).
-    pub async fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        poll_fn(|cx| self.inner.poll_write_vectored(cx, bufs)).await
-    }
-
-    /// Writes all of `buf`.
-    ///
-    /// # Errors
-    ///
-    /// As [`write`](Self::write); `WriteZero` if the socket takes nothing.
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+    /// The socket's write error; `WriteZero` if the socket takes nothing.
+    pub(super) async fn write_all_slice(&self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
-            let n = self.write(buf).await?;
+            let n = poll_fn(|cx| self.inner.poll_write(cx, buf)).await?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
             buf = &buf[n..];
         }
         Ok(())
+    }
+
+    /// Writes some of `bufs` with one `writev` (the body of `send_vectored`).
+    ///
+    /// # Errors
+    ///
+    /// The socket's write error.
+    pub(super) async fn write_slices(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        poll_fn(|cx| self.inner.poll_write_vectored(cx, bufs)).await
     }
 }
 

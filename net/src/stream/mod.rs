@@ -10,8 +10,10 @@
 //!
 //! # Buffers
 //!
-//! Besides borrowed-slice I/O (`read`, `write`, tokio's `AsyncRead` and
-//! `AsyncWrite`), a stream does owned-buffer I/O on the worker's arena:
+//! Besides borrowed-slice I/O through tokio's `AsyncRead` and `AsyncWrite`
+//! (`read`, `write_all`, ... come from tokio's `AsyncReadExt` and
+//! `AsyncWriteExt`, as on a tokio stream; no inherent method of the same
+//! name hides them), a stream does owned-buffer I/O on the worker's arena:
 //!
 //! - [`recv`](TcpStream::recv) fills an arena buffer with one read. The
 //!   buffer comes from the stream's RX [`ReuseSlot`] when one is parked there,
@@ -292,13 +294,17 @@ impl TcpStream {
         self.inner.io().take_error()
     }
 
-    /// Shuts down one or both directions; `Shutdown::Write` sends FIN (half
-    /// close) while reading goes on.
+    /// Shuts down one or both directions now, as `std`'s `shutdown`;
+    /// `Shutdown::Write` sends FIN (half close) while reading goes on.
+    ///
+    /// Named so that tokio's `AsyncWriteExt::shutdown().await` (which shuts
+    /// down the write side) is not hidden by an inherent method of the same
+    /// name: ported tokio code calls that one unchanged.
     ///
     /// # Errors
     ///
     /// As `shutdown(2)`.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    pub fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
         self.inner.io().shutdown(how)
     }
 

@@ -124,7 +124,7 @@ impl TcpStream {
     ///
     /// The socket's write error (the buffer is dropped).
     pub async fn send(&self, buf: ArenaBytesMut) -> io::Result<()> {
-        self.write_all(&buf).await?;
+        self.write_all_slice(&buf).await?;
         self.inner.park_unused(buf, &self.inner.tx_slot);
         Ok(())
     }
@@ -136,7 +136,7 @@ impl TcpStream {
     ///
     /// The socket's write error.
     pub async fn send_frozen(&self, buf: ArenaBytes) -> io::Result<()> {
-        self.write_all(&buf).await?;
+        self.write_all_slice(&buf).await?;
         if let Ok(unique) = buf.try_into_mut() {
             self.inner.park_unused(unique, &self.inner.tx_slot);
         }
@@ -158,7 +158,7 @@ impl TcpStream {
             for (dst, src) in slices[1..N - index].iter_mut().zip(&bufs[index + 1..]) {
                 *dst = IoSlice::new(src);
             }
-            let mut n = self.write_vectored(&slices[..N - index]).await?;
+            let mut n = self.write_slices(&slices[..N - index]).await?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }

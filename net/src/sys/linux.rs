@@ -4,6 +4,8 @@
 use std::io;
 use std::os::fd::RawFd;
 
+use roost_runtime::syscall;
+
 /// `SKF_AD_OFF + SKF_AD_CPU`: the BPF ancillary load of the current CPU.
 const SKF_AD_CPU_LOAD: u32 = (-0x1000i32 + 36) as u32;
 
@@ -43,6 +45,8 @@ pub(crate) fn attach_cpu_steering(fd: RawFd, listeners: u32) -> io::Result<()> {
         len: program.len() as u16,
         filter: program.as_mut_ptr(),
     };
+    // SAFETY: `prog` points at `program`, both live locals, and its length
+    // is the program's; the kernel copies the program during the call.
     syscall!(setsockopt(
         fd,
         libc::SOL_SOCKET,

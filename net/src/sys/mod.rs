@@ -6,19 +6,8 @@
 //!
 //! Everything else goes through socket2 and mio.
 
-/// Calls a libc function and turns `-1` into `io::Error::last_os_error()`.
-macro_rules! syscall {
-    ($fn: ident ( $($arg: expr),* $(,)* ) ) => {{
-        #[allow(unused_unsafe)]
-        // SAFETY: the caller passes arguments valid for this libc call.
-        let res = unsafe { libc::$fn($($arg, )*) };
-        if res == -1 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            Ok(res)
-        }
-    }};
-}
+// `syscall!` is roost-runtime's, the workspace's one such helper; each
+// file imports it and says at every call why the arguments are valid.
 
 mod peer_cred;
 pub(crate) use peer_cred::peer_cred;

@@ -4,6 +4,17 @@
 use std::io;
 use std::os::fd::RawFd;
 
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+))]
+use roost_runtime::syscall;
+
 /// `(uid, gid, pid)` of the peer of the connected Unix socket `fd`.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn peer_cred(fd: RawFd) -> io::Result<(libc::uid_t, libc::gid_t, Option<libc::pid_t>)> {

@@ -1,5 +1,6 @@
-//! Unix domain stream sockets: [`UnixListener`] and [`UnixStream`], with
-//! tokio's signatures (`tokio::net::unix` becomes `roost_net::unix`).
+//! Unix domain sockets: [`UnixListener`] and [`UnixStream`], and
+//! [`UnixDatagram`], with tokio's signatures (`tokio::net::unix` becomes
+//! `roost_net::unix`).
 //!
 //! # Where a socket lives
 //!
@@ -17,6 +18,7 @@
 //! message names the path, and the system's error is their
 //! [`source`](std::error::Error::source).
 
+mod datagram;
 mod listener;
 mod split;
 mod stream;
@@ -27,6 +29,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use datagram::UnixDatagram;
 pub use listener::UnixListener;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 /// The address of a Unix socket: a path, or unnamed (tokio's
