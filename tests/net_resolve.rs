@@ -2,10 +2,6 @@
 //! on the blocking pool), every address tried in order, and the errors for
 //! names that do not resolve, malformed strings and empty address lists.
 
-// `#[roost::test]` binds a unit body's output with `let` (roost-macros'
-// expansion), which clippy's `let_unit_value` reports at the test's span.
-#![allow(clippy::let_unit_value)]
-
 #[path = "support/net.rs"]
 mod support;
 

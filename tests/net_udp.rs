@@ -3,10 +3,6 @@
 //! recvfrom's, reported by the owned arena receive), the poll_* forms,
 //! options, and moving a socket between workers.
 
-// `#[roost::test]` binds a unit body's output with `let` (roost-macros'
-// expansion), which clippy's `let_unit_value` reports at the test's span.
-#![allow(clippy::let_unit_value)]
-
 #[path = "support/net.rs"]
 mod support;
 

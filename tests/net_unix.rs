@@ -3,10 +3,6 @@
 //! connect errors, vectored writes, shutdown, peer credentials, moving a
 //! stream between workers, and UnixDatagram.
 
-// `#[roost::test]` binds a unit body's output with `let` (roost-macros'
-// expansion), which clippy's `let_unit_value` reports at the test's span.
-#![allow(clippy::let_unit_value)]
-
 #[path = "support/net.rs"]
 mod support;
 
