@@ -290,8 +290,13 @@ impl Builder {
     /// Builds the runtime; with `host_first`, worker 0 is not started but
     /// returned, for the caller's thread to run.
     fn build_hosting(self, host_first: bool) -> io::Result<(Runtime, Option<(WorkerConfig, mio::Poll)>)> {
-        // Read the allowed cores before any worker pins itself.
+        // Read the allowed cores before any worker pins itself, and start
+        // the tokio context's thread from here (a thread inherits its
+        // creator's affinity; see `compat.rs`).
         let cores = affinity::allowed_cores();
+        if self.tokio_compat {
+            crate::compat::start();
+        }
         let n = self.workers.unwrap_or(cores.len());
         let mut polls = Vec::with_capacity(n);
         let mut shared = Vec::with_capacity(n);
@@ -342,15 +347,20 @@ impl Builder {
         drop(ready_tx);
         let started = threads.len();
         let runtime = Runtime::from_parts(handle, threads, usize::from(hosted.is_some()));
+        let failure = failure.or_else(|| {
+            (0..started).find_map(|_| match ready_rx.recv() {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some(io::Error::other("a roost worker thread died while starting")),
+            })
+        });
         if let Some(e) = failure {
-            return Err(e);
-        }
-        for _ in 0..started {
-            match ready_rx.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(io::Error::other("a roost worker thread died while starting")),
+            if hosted.is_some() {
+                // Worker 0 will never run: count it as gone, so that the
+                // runtime's shutdown (dropping it here) does not wait for it.
+                runtime.handle().shared.worker_exited(0);
             }
+            return Err(e);
         }
         Ok((runtime, hosted))
     }

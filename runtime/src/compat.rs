@@ -28,12 +28,19 @@ static COMPAT: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
 
 /// The process's background tokio runtime, started on first use; `None`
 /// if it could not be started (then the compatibility is off).
+///
+/// Its threads widen their affinity to every allowed core when they start:
+/// they may be created by a pinned worker (tokio's blocking threads are
+/// made on demand), and must not all share that worker's core.
 fn runtime() -> Option<&'static tokio::runtime::Runtime> {
     COMPAT
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .thread_name("roost-tokio-compat")
+                .on_thread_start(|| {
+                    let _ = crate::sys::affinity::unpin_current_thread();
+                })
                 .enable_all()
                 .build()
                 .ok()
@@ -41,12 +48,19 @@ fn runtime() -> Option<&'static tokio::runtime::Runtime> {
         .as_ref()
 }
 
+/// Starts the background runtime now (from an unpinned thread, ideally).
+pub(crate) fn start() {
+    let _ = runtime();
+}
+
 /// Enters the tokio context on this thread (if the loop is configured to)
 /// until the guard drops.
+///
+/// Always roost's own background runtime, even when `block_on` is called
+/// from inside a tokio runtime: a current-thread one would never drive its
+/// timers while its only thread is blocked in roost's loop.
 pub(crate) fn enter(lp: &LoopConfig) -> Option<tokio::runtime::EnterGuard<'static>> {
-    if !lp.tokio_compat || tokio::runtime::Handle::try_current().is_ok() {
-        // Off, or the thread is inside a tokio runtime already (roost
-        // started from a tokio program): use that one.
+    if !lp.tokio_compat {
         return None;
     }
     runtime().map(|rt| rt.enter())

@@ -6,9 +6,9 @@
 //!
 //! # Invariants
 //!
-//! - The pointer is set only by [`enter`], which clears it again before the
-//!   `Context` is dropped, so a non-null pointer always refers to a live
-//!   `Context` owned by this thread.
+//! - The pointer is set only by [`enter`] and [`enter_over`], which put the
+//!   previous value back before the `Context` is dropped, so a non-null
+//!   pointer always refers to a live `Context` owned by this thread.
 //! - Fields of the `Context` that user code can reach again while they are
 //!   borrowed (timers, I/O entries) sit in `RefCell`s and are borrowed only
 //!   for short, non-reentrant spans.
@@ -45,6 +45,13 @@ impl Context {
             timers: RefCell::new(TimerDriver::new()),
             io: Some(Rc::new(IoDriver::new(registry))),
         })
+    }
+
+    /// Marks the reactor stopped (see `IoDriver::alive`).
+    pub(crate) fn stop_reactor(&self) {
+        if let Some(io) = &self.io {
+            io.alive.set(false);
+        }
     }
 
     /// Whether spawns must be refused: the runtime is shutting down.
@@ -91,16 +98,23 @@ pub(crate) fn on_worker() -> bool {
 ///
 /// Panics if the thread already has a context.
 pub(crate) fn enter<R>(ctx: &Context, f: impl FnOnce() -> R) -> R {
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            CURRENT.with(|c| c.set(ptr::null()));
-        }
-    }
     CURRENT.with(|c| {
         assert!(c.get().is_null(), "a thread can be the worker of one runtime only");
-        c.set(ctx);
     });
-    let _reset = Reset;
+    enter_over(ctx, f)
+}
+
+/// Makes `ctx` the current thread's context while `f` runs, and gives the
+/// thread back the context it had (if any) afterwards: for dropping a
+/// `block_on` loop's tasks on their own context wherever the drop happens.
+pub(crate) fn enter_over<R>(ctx: &Context, f: impl FnOnce() -> R) -> R {
+    struct Reset(*const Context);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0));
+        }
+    }
+    let previous = CURRENT.with(|c| c.replace(ctx));
+    let _reset = Reset(previous);
     f()
 }

@@ -17,8 +17,13 @@
 //!   events in the next, and tasks it spawned resume there (between calls
 //!   they wait, as with tokio's current-thread runtime). It is dropped,
 //!   cancelling those tasks, when the thread calls `block_on` on another
-//!   runtime, when the runtime is shut down from that thread, or when the
-//!   thread exits.
+//!   runtime, when the runtime is shut down (at once if the thread is in
+//!   `block_on` or shuts the runtime down itself, otherwise at its next
+//!   `block_on` or its exit: a thread's tasks can only be dropped on that
+//!   thread), or when the thread exits. Sockets it registered that outlive
+//!   it (returned out of `block_on`) report an error from then on. A
+//!   graceful `shutdown_timeout` waits for the workers' tasks, not for a
+//!   guest's.
 //!
 //! # Invariants
 //!
@@ -137,6 +142,8 @@ struct Guest {
     poll: mio::Poll,
     events: Events,
     runtime: Arc<RuntimeShared>,
+    /// Its entry in `RuntimeShared::guests`.
+    key: usize,
 }
 
 impl Guest {
@@ -144,24 +151,36 @@ impl Guest {
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
         let shared = Arc::new(WorkerShared::new(GUEST_INDEX, Box::new(waker)));
-        let ctx = Context::new(shared, handle, &poll)?;
+        let ctx = Context::new(shared.clone(), handle, &poll)?;
+        let key = handle
+            .shared
+            .guests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(shared);
         Ok(Self {
             ctx,
             events: Events::with_capacity(handle.shared.loop_config.events_capacity.min(256)),
             poll,
             runtime: handle.shared.clone(),
+            key,
         })
     }
 }
 
 impl Drop for Guest {
     fn drop(&mut self) {
-        // Cancel what the guest still holds, with it as the current context
-        // (a future's drop may deregister I/O or spawn), unless this thread
-        // is inside another loop (dropped from a TLS destructor, say).
-        if !context::on_worker() {
-            context::enter(&self.ctx, || self.ctx.core.shutdown());
-        }
+        // Cancel what the guest still holds with it as the current context
+        // (a future's drop may deregister I/O or spawn), even when this
+        // thread is inside another runtime's loop (that context is put back
+        // afterwards); then sockets that outlive it get errors, not hangs.
+        context::enter_over(&self.ctx, || self.ctx.core.shutdown());
+        self.ctx.stop_reactor();
+        self.runtime
+            .guests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_remove(self.key);
     }
 }
 
@@ -176,6 +195,8 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> Result<F::Outpu
         return Err(BlockOnError::InsideRuntime);
     }
     if handle.is_shutting_down() {
+        // A guest this thread kept for the runtime goes now, with its tasks.
+        drop_guest(&handle.shared);
         return Err(BlockOnError::Shutdown);
     }
     let mine = GUEST.with(|g| g.borrow_mut().take());

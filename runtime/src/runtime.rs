@@ -44,12 +44,16 @@ pub(crate) struct RuntimeShared {
     pub(crate) blocking: std::sync::Arc<BlockingPool>,
     /// How every event loop of the runtime runs.
     pub(crate) loop_config: LoopConfig,
+    /// The `block_on` loops of this runtime alive on some thread (see
+    /// `root.rs`), nudged with the workers when the state changes.
+    pub(crate) guests: std::sync::Mutex<slab::Slab<Arc<WorkerShared>>>,
 }
 
 impl RuntimeShared {
     pub(crate) fn new(workers: Box<[Arc<WorkerShared>]>, blocking: BlockingPool, loop_config: LoopConfig) -> Self {
         Self {
             loop_config,
+            guests: std::sync::Mutex::new(slab::Slab::new()),
             blocking: std::sync::Arc::new(blocking),
             workers,
             state: AtomicUsize::new(RUNNING),
@@ -68,6 +72,11 @@ impl RuntimeShared {
         if self.state.fetch_max(to, Ordering::AcqRel) < to {
             for w in self.workers.iter() {
                 w.nudge();
+            }
+            // A `block_on` loop asleep in its poll sees the shutdown too
+            // (and ends its `block_on` with `BlockOnError::Shutdown`).
+            for (_, g) in self.guests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                g.nudge();
             }
         }
     }

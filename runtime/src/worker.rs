@@ -104,7 +104,10 @@ fn start(config: &WorkerConfig, shared: &Arc<WorkerShared>) -> io::Result<()> {
     let monitor = match Arena::install(arena) {
         Ok(monitor) => monitor,
         // The calling thread of `Builder::run` may own an arena already
-        // (it allocated before); the worker keeps using that one.
+        // (it allocated before); the worker keeps using that one, with the
+        // configuration and drain notifier it was made with (returns from
+        // other threads are then drained at the worker's next tick rather
+        // than waking it).
         Err(InstallError::AlreadyInstalled) if config.index == 0 => Arena::current(),
         Err(e) => return Err(io::Error::other(e)),
     };
@@ -151,6 +154,7 @@ pub(crate) fn main(
         let mut events = Events::with_capacity(lp.events_capacity);
         let done = run(&ctx, &mut poll, &mut events, &lp, &handle, root);
         guard.cancelled = ctx.core.shutdown();
+        ctx.stop_reactor();
         publish_metrics(&ctx);
         if let Some(hook) = &config.on_stop {
             hook();
@@ -196,7 +200,9 @@ pub(crate) fn run(
         if let Some(root) = root.as_deref_mut() {
             if root.poll_if_woken() {
                 // What the root spawned in its last poll still runs on the
-                // next loop (or at shutdown, is cancelled).
+                // next loop (or at shutdown, is cancelled); the wakes it
+                // sent to other workers go out now, not at the next loop.
+                core.flush_outbox();
                 roost_alloc::maintain();
                 publish_metrics(ctx);
                 return true;

@@ -119,6 +119,9 @@ impl BlockingPool {
 
     /// A pool thread's life: take jobs until none came for `keep_alive`.
     fn run(&self) {
+        // Made by whichever worker submitted first, it would inherit that
+        // worker's pinning; it serves every worker.
+        let _ = crate::sys::affinity::unpin_current_thread();
         let mut state = self.lock();
         loop {
             if let Some(job) = state.queue.pop_front() {

@@ -78,6 +78,11 @@ fn wake_in_place(slot: &Cell<Option<Waker>>) {
 pub(crate) struct IoDriver {
     pub(crate) registry: mio::Registry,
     pub(crate) entries: RefCell<Slab<Rc<IoState>>>,
+    /// Cleared when the event loop that polls this reactor stops for good:
+    /// a registration that outlives it (a socket returned out of a
+    /// `block_on`) gets an error instead of waiting for events that can no
+    /// longer come.
+    pub(crate) alive: Cell<bool>,
 }
 
 impl IoDriver {
@@ -85,6 +90,7 @@ impl IoDriver {
         Self {
             registry,
             entries: RefCell::new(Slab::new()),
+            alive: Cell::new(true),
         }
     }
 

@@ -139,6 +139,12 @@ impl<S: Source> Registration<S> {
         if super::is_ready(self.state.readiness.get(), bit) {
             return Poll::Ready(Ok(()));
         }
+        if !self.driver.alive.get() {
+            return Poll::Ready(Err(io::Error::other(
+                "the roost event loop this socket was registered with has stopped (its runtime was shut down, \
+                 or the socket left the block_on that created it for another runtime's)",
+            )));
+        }
         let slot = if bit == READ {
             &self.state.reader
         } else {

@@ -151,8 +151,13 @@ impl<T: Linked> Inbox<T> {
             let new = match head.addr() {
                 0 => tag(TAG_NUDGED),
                 TAG_SLEEPING => tag(TAG_NUDGED),
-                // Nudged already, closed, or nodes that will make it run.
-                _ => return false,
+                // Nudged already, closed, or nodes that will make it run:
+                // rewrite the head with itself all the same, so that what
+                // the caller wrote before nudging is released to the
+                // worker's next acquire of the head (a plain load here
+                // would let the worker take the nodes, miss that write and
+                // sleep: the store-buffer pattern).
+                _ => head,
             };
             match self
                 .head
