@@ -20,10 +20,23 @@
 //! does not use tokio's runtime: entering the context is one thread-local
 //! write per event loop, and the tokio thread sleeps when it has no work.
 
+#[cfg(not(loom))]
 use std::sync::OnceLock;
 
 use crate::worker::LoopConfig;
 
+// Under loom (`--cfg loom` reaches every crate, tokio included, whose
+// runtime then builds for loom's model, not for real threads) there is no
+// background runtime: the models never call tokio's runtime.
+#[cfg(loom)]
+pub(crate) fn start() {}
+
+#[cfg(loom)]
+pub(crate) fn enter(_: &LoopConfig) -> Option<()> {
+    None
+}
+
+#[cfg(not(loom))]
 static COMPAT: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
 
 /// The process's background tokio runtime, started on first use; `None`
@@ -32,6 +45,7 @@ static COMPAT: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
 /// Its threads widen their affinity to every allowed core when they start:
 /// they may be created by a pinned worker (tokio's blocking threads are
 /// made on demand), and must not all share that worker's core.
+#[cfg(not(loom))]
 fn runtime() -> Option<&'static tokio::runtime::Runtime> {
     COMPAT
         .get_or_init(|| {
@@ -49,6 +63,7 @@ fn runtime() -> Option<&'static tokio::runtime::Runtime> {
 }
 
 /// Starts the background runtime now (from an unpinned thread, ideally).
+#[cfg(not(loom))]
 pub(crate) fn start() {
     let _ = runtime();
 }
@@ -59,6 +74,7 @@ pub(crate) fn start() {
 /// Always roost's own background runtime, even when `block_on` is called
 /// from inside a tokio runtime: a current-thread one would never drive its
 /// timers while its only thread is blocked in roost's loop.
+#[cfg(not(loom))]
 pub(crate) fn enter(lp: &LoopConfig) -> Option<tokio::runtime::EnterGuard<'static>> {
     if !lp.tokio_compat {
         return None;
