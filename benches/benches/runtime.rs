@@ -9,8 +9,8 @@
 //!
 //! # Cases
 //!
-//! Every measurement runs inside a task of the runtime under test (roost:
-//! `block_on`, which runs its future as a task on worker 0; tokio: a task
+//! Every measurement runs inside a task of the runtime under test (roost: a
+//! task spawned on worker 0 and awaited from `block_on`; tokio: a task
 //! spawned from `block_on`), except `remote-spawn`, which is driven from a
 //! plain thread. One op is:
 //!
@@ -135,7 +135,7 @@ impl Runtimes {
             start.elapsed()
         };
         match rt {
-            "roost" => self.roost.block_on(timed),
+            "roost" => self.roost.block_on(self.roost.handle().spawn_on(0, timed)).unwrap(),
             "tokio-ct" => self.ct.block_on(async move { tokio::spawn(timed).await.unwrap() }),
             "tokio-mt" => self.mt.block_on(async move { tokio::spawn(timed).await.unwrap() }),
             _ => unreachable!(),

@@ -69,7 +69,13 @@ impl Wake for RootWaker {
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
         self.woken.store(true, Ordering::Release);
-        self.worker.nudge();
+        // From the loop's own thread (the root yielding, a local task or
+        // timer waking it) the loop looks at `woken` before it would sleep:
+        // no nudge needed. From elsewhere, the nudge makes it look.
+        let on_loop = context::with_core(|core| core.is_some_and(|c| Arc::ptr_eq(&c.shared, &self.worker)));
+        if !on_loop {
+            self.worker.nudge();
+        }
     }
 }
 

@@ -216,13 +216,17 @@ pub(crate) fn run(
             DRAINING if root.is_none() && core.live_tasks() == 0 => return false,
             _ => {}
         }
-        let root_woken = root.as_deref().is_some_and(|r| r.is_woken());
-        if core.has_runnable() || !core.shared.inbox.is_empty() || root_woken {
+        // The root's wakes from this thread (I/O dispatched while spinning,
+        // say) set the flag without nudging: look at it before sleeping.
+        let root_woken = || root.as_deref().is_some_and(|r| r.is_woken());
+        if core.has_runnable() || !core.shared.inbox.is_empty() || root_woken() {
             if io.has_sources() {
                 poll_io(poll, events, io, Some(Duration::ZERO));
             }
-        } else if flush_and_spin(core, lp.spin, poll, events, io) {
+        } else if flush_and_spin(core, lp.spin, poll, events, io, &root_woken) {
             // Work arrived while spinning: no sleep, no syscall for anyone.
+        } else if root_woken() {
+            // Woken by the last look at the sockets.
         } else if core.shared.inbox.try_sleep() {
             let timeout = ctx.timers.borrow().timeout(Instant::now());
             core.stats.parks.set(core.stats.parks.get() + 1);
@@ -243,14 +247,21 @@ const PURE_SPIN: Duration = Duration::from_micros(5);
 /// saves all of it by watching its inbox for a few microseconds first:
 /// [`PURE_SPIN`] of plain spinning (a reply from a busy peer arrives within
 /// that), then looks separated by `sched_yield`.
-fn flush_and_spin(core: &Core, limit: Duration, poll: &mut Poll, events: &mut Events, io: &IoDriver) -> bool {
+fn flush_and_spin(
+    core: &Core,
+    limit: Duration,
+    poll: &mut Poll,
+    events: &mut Events,
+    io: &IoDriver,
+    root_woken: &dyn Fn() -> bool,
+) -> bool {
     // Nothing may wait in the outbox while we spin or sleep.
     core.flush_outbox();
     if limit.is_zero() {
         return false;
     }
     let start = Instant::now();
-    let found = spin_for_work(core, start, limit, poll, events, io);
+    let found = spin_for_work(core, start, limit, poll, events, io, root_woken);
     let spun = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
     core.stats
         .spin_nanos
@@ -265,6 +276,7 @@ fn spin_for_work(
     poll: &mut Poll,
     events: &mut Events,
     io: &IoDriver,
+    root_woken: &dyn Fn() -> bool,
 ) -> bool {
     loop {
         for _ in 0..32 {
@@ -287,7 +299,7 @@ fn spin_for_work(
             // I/O by more than one of these rounds.
             if io.has_sources() {
                 poll_io(poll, events, io, Some(Duration::ZERO));
-                if core.has_runnable() {
+                if core.has_runnable() || root_woken() {
                     return true;
                 }
             }
