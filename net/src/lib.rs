@@ -71,6 +71,8 @@ mod sys;
 mod stream_io;
 
 mod addr;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod idle;
 mod listener;
 mod serve;

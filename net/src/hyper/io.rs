@@ -34,11 +34,7 @@ pub(crate) fn poll_read_cursor<S: StreamSocket + ?Sized>(
 macro_rules! impl_hyper_read {
     ($t: ty) => {
         impl ::hyper::rt::Read for $t {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: ReadBufCursor<'_>,
-            ) -> Poll<io::Result<()>> {
+            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
                 poll_read_cursor(&*self.inner, cx, buf)
             }
         }
