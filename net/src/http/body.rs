@@ -6,15 +6,18 @@
 //! [`BodyTooLarge`] instead and records that it did in a flag it shares with
 //! the connection's service wrapper, which then answers `413` in place of
 //! whatever the service returned (HTTP/1: with `connection: close`). The
-//! flag is an `Rc<Cell<bool>>` (none for a body that is empty from the
-//! start): a body stays on the worker that reads it,
-//! as its connection does.
+//! flag is an `Arc<AtomicBool>` (none for a body that is empty from the
+//! start), not an `Rc`, although a body normally stays on its worker:
+//! frameworks such as axum box request bodies as `Send`, so [`Body`] must
+//! be `Send`. It is read and written with relaxed loads and stores; the
+//! ordering that matters comes from the service's future completing on the
+//! same worker after the body failed.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use ::hyper::body::{Bytes, Frame, Incoming, SizeHint};
@@ -48,11 +51,11 @@ pub struct Body {
     limit: u64,
     /// Shared with the request's service future; `None` for a body that was
     /// empty from the start (nothing to limit).
-    exceeded: Option<Rc<Cell<bool>>>,
+    exceeded: Option<Arc<AtomicBool>>,
 }
 
 impl Body {
-    pub(crate) fn new(inner: Incoming, limit: u64, exceeded: Option<Rc<Cell<bool>>>) -> Self {
+    pub(crate) fn new(inner: Incoming, limit: u64, exceeded: Option<Arc<AtomicBool>>) -> Self {
         Self {
             inner,
             remaining: limit,
@@ -81,7 +84,7 @@ impl ::hyper::body::Body for Body {
     type Error = io::Error;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        if self.exceeded.as_ref().is_some_and(|flag| flag.get()) {
+        if self.exceeded.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
             return Poll::Ready(Some(Err(BodyTooLarge::error(self.limit))));
         }
         let frame = match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
@@ -93,7 +96,7 @@ impl ::hyper::body::Body for Body {
             let len = data.len() as u64;
             if len > self.remaining {
                 if let Some(flag) = &self.exceeded {
-                    flag.set(true);
+                    flag.store(true, Ordering::Relaxed);
                 }
                 return Poll::Ready(Some(Err(BodyTooLarge::error(self.limit))));
             }
@@ -150,3 +153,9 @@ impl fmt::Display for BodyTooLarge {
 }
 
 impl std::error::Error for BodyTooLarge {}
+
+/// `Body` is `Send` (axum and other frameworks require it) and `Unpin`.
+const _: () = {
+    const fn send_and_unpin<T: Send + Unpin>() {}
+    send_and_unpin::<Body>();
+};

@@ -202,7 +202,11 @@ impl Read for Detect {
         let mut first = [0u8; H2_PREFACE.len()];
         let want = (H2_PREFACE.len() - this.matched).min(buf.remaining());
         let mut read = tokio::io::ReadBuf::new(&mut first[..want]);
-        ready!(tokio::io::AsyncRead::poll_read(Pin::new(&mut this.stream), cx, &mut read))?;
+        ready!(tokio::io::AsyncRead::poll_read(
+            Pin::new(&mut this.stream),
+            cx,
+            &mut read
+        ))?;
         let got = read.filled();
         let expected = &H2_PREFACE[this.matched..this.matched + got.len()];
         if got != expected || this.matched + got.len() == H2_PREFACE.len() {

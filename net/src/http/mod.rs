@@ -459,3 +459,10 @@ impl Server {
         let _ = self.shared.connections.subscribe().wait_for(|n| *n == 0).await;
     }
 }
+
+/// A `Server` may be shut down from any thread: it is `Send + Sync`.
+const _: () = {
+    const fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Server>();
+    send_and_sync::<Builder>();
+};

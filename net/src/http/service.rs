@@ -15,11 +15,12 @@
 //! The wrapper holds the worker's service in an `Rc` (built once per worker
 //! by the server's factory), so neither needs to be `Send` or `Clone`.
 
-use std::cell::Cell;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use ::hyper::body::{Body as HttpBody, Incoming};
@@ -57,7 +58,7 @@ where
         }
         // A request without a body (most GETs) needs no flag: nothing can
         // pass the limit, and no allocation is made for it.
-        let exceeded = (!req.body().is_end_stream()).then(|| Rc::new(Cell::new(false)));
+        let exceeded = (!req.body().is_end_stream()).then(|| Arc::new(AtomicBool::new(false)));
         let req = req.map(|body| Body::new(body, self.max_body, exceeded.clone()));
         LimitFuture::Called {
             inner: self.inner.call(req),
@@ -89,7 +90,7 @@ pub(crate) enum LimitFuture<F> {
     /// The service's future, pinned in place (structurally: see `poll`).
     Called {
         inner: F,
-        exceeded: Option<Rc<Cell<bool>>>,
+        exceeded: Option<Arc<AtomicBool>>,
         version: Version,
     },
 }
@@ -117,7 +118,7 @@ where
                 // SAFETY: see above; `inner` stays where it is.
                 let inner = unsafe { Pin::new_unchecked(inner) };
                 let out = ready!(inner.poll(cx));
-                if exceeded.as_ref().is_some_and(|flag| flag.get()) {
+                if exceeded.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
                     return Poll::Ready(Ok(payload_too_large(*version)));
                 }
                 Poll::Ready(out.map(|res| res.map(Either::Left)).map_err(Into::into))
