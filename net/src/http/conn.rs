@@ -54,9 +54,14 @@ pub(crate) enum Phase {
 }
 
 /// What the workers of one server share with its [`Server`](super::Server).
+///
+/// The phase's sender is the `Server`'s alone: the tasks hold receivers.
+/// A server dropped while running keeps running (its phase never moves
+/// again), and no task ever drops the sender, so cancelling a task (at
+/// runtime shutdown) never wakes the tasks that watch the phase.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) phase: watch::Sender<Phase>,
+    pub(crate) phase: watch::Receiver<Phase>,
     pub(crate) listeners: watch::Sender<usize>,
     pub(crate) connections: watch::Sender<usize>,
     pub(crate) accepted: AtomicU64,
@@ -64,14 +69,25 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(listeners: usize) -> Arc<Self> {
-        Arc::new(Self {
-            phase: watch::Sender::new(Phase::Running),
+    /// The shared part, and the phase's sender.
+    pub(crate) fn new(listeners: usize) -> (Arc<Self>, watch::Sender<Phase>) {
+        let (phase_tx, phase) = watch::channel(Phase::Running);
+        let shared = Arc::new(Self {
+            phase,
             listeners: watch::Sender::new(listeners),
             connections: watch::Sender::new(0),
             accepted: AtomicU64::new(0),
             forced: AtomicUsize::new(0),
-        })
+        });
+        (shared, phase_tx)
+    }
+}
+
+/// Resolves once the server's phase is `target` or later; never, if the
+/// [`Server`](super::Server) was dropped (its phase can no longer move).
+async fn reached(phase: &mut watch::Receiver<Phase>, target: Phase) {
+    if phase.wait_for(|p| *p >= target).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -104,11 +120,11 @@ where
 {
     let shared = worker.shared.clone();
     let _alive = CountGuard(&shared.listeners);
-    let mut phase = shared.phase.subscribe();
+    let mut phase = shared.phase.clone();
     loop {
         tokio::select! {
             biased;
-            _ = phase.wait_for(|p| *p != Phase::Running) => return,
+            _ = reached(&mut phase, Phase::Draining) => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
                     shared.accepted.fetch_add(1, Ordering::Relaxed);
@@ -136,8 +152,8 @@ where
 {
     let shared = &worker.shared;
     let _alive = CountGuard(&shared.connections);
-    let mut draining = shared.phase.subscribe();
-    let mut closing = shared.phase.subscribe();
+    let mut draining = shared.phase.clone();
+    let mut closing = shared.phase.clone();
     let decided = Rc::new(Cell::new(false));
     let io = Detect {
         stream,
@@ -158,11 +174,11 @@ where
             // Errors (a bad request line, a reset) end this connection only;
             // hyper has already answered what deserved an answer.
             _ = conn.as_mut() => return,
-            _ = closing.wait_for(|p| *p == Phase::Closing) => {
+            _ = reached(&mut closing, Phase::Closing) => {
                 shared.forced.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            _ = draining.wait_for(|p| *p != Phase::Running), if !graceful => {
+            _ = reached(&mut draining, Phase::Draining), if !graceful => {
                 graceful = true;
                 conn.as_mut().graceful_shutdown();
             }

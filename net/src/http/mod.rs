@@ -83,6 +83,7 @@ use ::hyper::service::Service;
 use ::hyper::{Request, Response};
 use hyper_util::server::conn::auto;
 use roost_runtime::{Handle, JoinHandle};
+use tokio::sync::watch;
 
 pub use body::{Body, BodyTooLarge};
 
@@ -264,7 +265,7 @@ impl Builder {
             for worker in started {
                 if let Err(e) = worker.await.map_err(io::Error::other).and_then(|r| r) {
                     // Stop the workers that did start.
-                    server.shared.phase.send_replace(Phase::Draining);
+                    server.phase.send_replace(Phase::Draining);
                     return Err(e);
                 }
             }
@@ -298,7 +299,7 @@ impl Builder {
         if options.get_cpu_steering() {
             crate::sys::attach_cpu_steering(sockets[0].as_raw_fd(), workers as u32)?;
         }
-        let shared = Shared::new(workers);
+        let (shared, phase) = Shared::new(workers);
         let make_service = Arc::new(make_service);
         let config = Arc::new(self);
         let mut started = Vec::with_capacity(workers);
@@ -328,12 +329,19 @@ impl Builder {
                 Err(e) => {
                     // This worker and those after it never start.
                     shared.listeners.send_modify(|n| *n -= workers - index);
-                    shared.phase.send_replace(Phase::Draining);
+                    phase.send_replace(Phase::Draining);
                     return Err(io::Error::other(e));
                 }
             }
         }
-        Ok((Server { local_addr, shared }, started))
+        Ok((
+            Server {
+                local_addr,
+                phase,
+                shared,
+            },
+            started,
+        ))
     }
 }
 
@@ -382,6 +390,7 @@ where
 #[derive(Debug)]
 pub struct Server {
     local_addr: SocketAddr,
+    phase: watch::Sender<Phase>,
     shared: Arc<Shared>,
 }
 
@@ -427,7 +436,7 @@ impl Server {
     ///
     /// See the [module](self).
     pub async fn shutdown(&self, grace: Duration) -> ShutdownReport {
-        self.shared.phase.send_if_modified(|phase| {
+        self.phase.send_if_modified(|phase| {
             let start = *phase == Phase::Running;
             if start {
                 *phase = Phase::Draining;
@@ -441,7 +450,7 @@ impl Server {
             .await
             .is_err();
         if timed_out {
-            self.shared.phase.send_replace(Phase::Closing);
+            self.phase.send_replace(Phase::Closing);
             let _ = connections.wait_for(|n| *n == 0).await;
         }
         ShutdownReport {
