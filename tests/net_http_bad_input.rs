@@ -48,14 +48,21 @@ async fn back_to(baseline: Counts, server: &Server, after: &str) {
         if now == baseline {
             return;
         }
-        assert!(Instant::now() < deadline, "after {after}: {now:?}, baseline {baseline:?}");
+        assert!(
+            Instant::now() < deadline,
+            "after {after}: {now:?}, baseline {baseline:?}"
+        );
         roost::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
 async fn still_serves(addr: SocketAddr, after: &str) {
     let res = blocking(move || http::get_hello(addr)).await;
-    assert_eq!((res.status, res.body.as_slice()), (200, &b"Hello, world!"[..]), "after {after}");
+    assert_eq!(
+        (res.status, res.body.as_slice()),
+        (200, &b"Hello, world!"[..]),
+        "after {after}"
+    );
 }
 
 #[roost::test(worker_threads = 2)]
@@ -77,7 +84,9 @@ async fn bad_peers_get_an_error_or_a_close_and_leave_nothing_behind() {
     // Garbage instead of a request line: hyper's 400, then a close.
     let answer = blocking(move || {
         let mut stream = raw_client(addr);
-        stream.write_all(b"\x16\x03\x01\x02\x00 this is not HTTP\r\n\r\n").unwrap();
+        stream
+            .write_all(b"\x16\x03\x01\x02\x00 this is not HTTP\r\n\r\n")
+            .unwrap();
         read_until_closed(&mut stream)
     })
     .await;
@@ -116,7 +125,9 @@ async fn bad_peers_get_an_error_or_a_close_and_leave_nothing_behind() {
             .unwrap();
         writer.write_all(&[b'r'; 1000]).unwrap();
         // SO_LINGER 0: closing sends a RST instead of a FIN.
-        socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).unwrap();
+        socket2::SockRef::from(&stream)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
         drop(stream);
     })
     .await;
@@ -133,7 +144,9 @@ async fn bad_peers_get_an_error_or_a_close_and_leave_nothing_behind() {
             .unwrap();
         writer.write_all(b"400\r\n").unwrap();
         writer.write_all(&[b'e'; 1024]).unwrap();
-        socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).unwrap();
+        socket2::SockRef::from(&stream)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
         drop(stream);
     })
     .await;

@@ -11,7 +11,7 @@
 //!
 //! | setting | default | over it |
 //! |---|---|---|
-//! | [`header_read_timeout`](Builder::header_read_timeout) | 30 s | HTTP/1: `408` and close; before the protocol is known: close |
+//! | [`header_read_timeout`](Builder::header_read_timeout) | 30 s | the connection is closed (hyper sends no `408`) |
 //! | [`max_header_size`](Builder::max_header_size) | 64 KiB | HTTP/1: `431` and close; HTTP/2: the stream is refused |
 //! | [`max_body_size`](Builder::max_body_size) | 2 MiB | `413 Payload Too Large`; HTTP/1 closes after it |
 //! | [`max_concurrent_streams`](Builder::max_concurrent_streams) | 200 | HTTP/2 streams past it wait (hyper's default) |
@@ -148,9 +148,10 @@ impl Builder {
 
     /// How long a client may take to send a complete request head (HTTP/1),
     /// and to show which protocol it speaks (any connection); `None` waits
-    /// for ever. An HTTP/1 client over it gets `408 Request Timeout` and a
-    /// close; one that has not sent its first bytes is closed. Also the
-    /// idle time allowed between two HTTP/1 keep-alive requests.
+    /// for ever. A client over it has its connection closed (hyper sends no
+    /// `408`), whether it stalled in a request head or before its first
+    /// bytes. Also the idle time allowed between two HTTP/1 keep-alive
+    /// requests.
     pub fn header_read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.header_read_timeout = timeout.into();
         self
