@@ -12,7 +12,7 @@
 //! | setting | default | over it |
 //! |---|---|---|
 //! | [`header_read_timeout`](Builder::header_read_timeout) | 30 s | the connection is closed (hyper sends no `408`) |
-//! | [`max_header_size`](Builder::max_header_size) | 64 KiB | HTTP/1: `431` and close; HTTP/2: that stream gets `431` |
+//! | [`max_header_size`](Builder::max_header_size) | 64 KiB | HTTP/1: `431` and close; HTTP/2: the stream is reset (`REFUSED_STREAM`, as curl shows), the connection goes on |
 //! | [`max_body_size`](Builder::max_body_size) | 2 MiB | `413 Payload Too Large`; HTTP/1 closes after it |
 //! | [`max_concurrent_streams`](Builder::max_concurrent_streams) | 200 | HTTP/2 streams past it wait (hyper's default) |
 //! | [`listen_options`](Builder::listen_options) | [`ListenOptions::new`] | backlog 1024, `TCP_NODELAY` |
