@@ -388,6 +388,37 @@ where
 ///
 /// It is `Send + Sync`: shut it down from any thread or task. Dropping it
 /// does not stop the server; call [`shutdown`](Self::shutdown).
+///
+/// # Examples
+///
+/// Shut down from another task while the main one waits for the end:
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use http_body_util::Empty;
+/// use hyper::body::Bytes;
+/// use hyper::{Request, Response};
+/// use roost_net::http::{Body, Server};
+///
+/// let rt = roost_runtime::Runtime::builder().worker_threads(2).pin_workers(false).build().unwrap();
+/// let make_service = || {
+///     hyper::service::service_fn(|_req: Request<Body>| async {
+///         Ok::<_, std::convert::Infallible>(Response::new(Empty::<Bytes>::new()))
+///     })
+/// };
+/// let addr = "127.0.0.1:0".parse().unwrap();
+/// let server = Arc::new(rt.block_on(Server::builder().serve(rt.handle(), addr, make_service)).unwrap());
+/// let stopper = server.clone();
+/// rt.handle().spawn_on(1, async move {
+///     let report = stopper.shutdown(Duration::from_secs(1)).await;
+///     assert_eq!(report.forced, 0);
+/// });
+/// rt.block_on(server.wait());
+/// assert_eq!(server.connections(), 0);
+/// assert_eq!(server.accepted(), 0);
+/// ```
 #[derive(Debug)]
 pub struct Server {
     local_addr: SocketAddr,
@@ -395,7 +426,7 @@ pub struct Server {
     shared: Arc<Shared>,
 }
 
-/// What [`Server::shutdown`] did.
+/// What [`Server::shutdown`] did: see the [module](self)'s example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShutdownReport {
