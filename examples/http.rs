@@ -3,8 +3,10 @@
 //! the same port.
 //!
 //! - `GET /`: `200` and `Hello, world!`
-//! - `POST /echo`: `200` and the request body, streamed back as it arrives
-//!   (up to the server's 2 MiB body limit: over it, `413`)
+//! - `POST /echo`: `200` and the request body, streamed back as it arrives,
+//!   up to the server's 2 MiB body limit: a `Content-Length` over it gets
+//!   `413`; a chunked body that grows past it has already had its `200`,
+//!   so the echo ends there and the connection is closed
 //! - anything else: `404`
 //!
 //! ```sh
