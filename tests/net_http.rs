@@ -289,3 +289,22 @@ async fn shutdown_closes_what_is_left_at_the_deadline_and_counts_it() {
     assert_eq!(server.connections(), 0);
     assert!(stuck.await.unwrap().is_err(), "the client sees its connection closed");
 }
+
+#[roost::test(worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_by_the_header_timeout() {
+    let builder = Server::builder().header_read_timeout(Duration::from_millis(200));
+    let server = http::start(builder, Controls::new(1)).await;
+    let addr = server.local_addr();
+    blocking(move || {
+        let mut stream = raw_client(addr);
+        stream.write_all(b"GET / HTTP/1.1\r\nhost: roost\r\n\r\n").unwrap();
+        let mut reader = BufReader::new(stream);
+        let res = read_response(&mut reader).unwrap().expect("a response");
+        assert_eq!(res.status, 200);
+        assert!(res.headers.get("connection").is_none(), "kept alive");
+        // No next request: the server closes the connection.
+        assert!(read_until_closed(&mut reader).is_empty());
+    })
+    .await;
+    assert_eq!(server.shutdown(Duration::from_secs(60)).await.forced, 0);
+}
