@@ -91,14 +91,15 @@ where
 
 type Started = (SocketAddr, Vec<JoinHandle<io::Result<AbortHandle>>>);
 
-/// Binds the sockets here and starts one accept loop per worker.
-fn start<F, Fut>(handle: &Handle, addr: SocketAddr, options: ListenOptions, handler: F) -> io::Result<Started>
-where
-    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + 'static,
-{
-    let options = options.reuse_port(true);
-    let workers = handle.worker_count();
+/// Binds `workers` sockets of one `SO_REUSEPORT` group on `addr` (`options`
+/// must have `reuse_port` on), in worker order, so that port 0 resolves once
+/// and listener `i` is the group's `i`-th (which CPU steering relies on).
+/// Returns the address they share.
+pub(crate) fn bind_group(
+    options: &ListenOptions,
+    addr: SocketAddr,
+    workers: usize,
+) -> io::Result<(SocketAddr, Vec<std::net::TcpListener>)> {
     let first = options.bind_socket(addr)?;
     let local_addr = first.local_addr()?;
     let mut sockets = vec![first];
@@ -108,8 +109,19 @@ where
     if options.get_cpu_steering() {
         crate::sys::attach_cpu_steering(sockets[0].as_raw_fd(), workers as u32)?;
     }
+    Ok((local_addr, sockets))
+}
+
+/// Binds the sockets here and starts one accept loop per worker.
+fn start<F, Fut>(handle: &Handle, addr: SocketAddr, options: ListenOptions, handler: F) -> io::Result<Started>
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let options = options.reuse_port(true);
+    let (local_addr, sockets) = bind_group(&options, addr, handle.worker_count())?;
     let handler = Arc::new(handler);
-    let mut loops = Vec::with_capacity(workers);
+    let mut loops = Vec::with_capacity(sockets.len());
     for (worker, socket) in sockets.into_iter().enumerate() {
         let handler = handler.clone();
         let options = options.clone();

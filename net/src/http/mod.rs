@@ -72,7 +72,6 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -291,15 +290,7 @@ impl Builder {
     {
         let options = self.listen_options.clone().reuse_port(true);
         let workers = handle.worker_count();
-        let first = options.bind_socket(addr)?;
-        let local_addr = first.local_addr()?;
-        let mut sockets = vec![first];
-        for _ in 1..workers {
-            sockets.push(options.bind_socket(local_addr)?);
-        }
-        if options.get_cpu_steering() {
-            crate::sys::attach_cpu_steering(sockets[0].as_raw_fd(), workers as u32)?;
-        }
+        let (local_addr, sockets) = crate::serve::bind_group(&options, addr, workers)?;
         let (shared, phase) = Shared::new(workers);
         let make_service = Arc::new(make_service);
         let config = Arc::new(self);
