@@ -415,7 +415,14 @@ fn print_table(title: &str, results: &[(&'static str, Vec<RunResult>)]) {
     );
     println!(
         "  {:<10} {:>12} {:>9} {:>9} {:>10} {:>17} {:>17} {:>17}",
-        "server", "requests/s", "p50 us", "p99 us", "p99.9 us", "server CPU us/req", "  of which kernel", "client CPU us/req"
+        "server",
+        "requests/s",
+        "p50 us",
+        "p99 us",
+        "p99.9 us",
+        "server CPU us/req",
+        "  of it kernel",
+        "client CPU us/req"
     );
     let stats: [Stat; 7] = [
         RunResult::throughput,
@@ -428,7 +435,9 @@ fn print_table(title: &str, results: &[(&'static str, Vec<RunResult>)]) {
     ];
     for (name, _) in results {
         let [rps, p50, p99, p999, cpu, kernel, client] = stats.map(|stat| median_of(results, name, stat));
-        println!("  {name:<10} {rps:>12.0} {p50:>9.1} {p99:>9.1} {p999:>10.1} {cpu:>17.2} {kernel:>17.2} {client:>17.2}");
+        println!(
+            "  {name:<10} {rps:>12.0} {p50:>9.1} {p99:>9.1} {p999:>10.1} {cpu:>17.2} {kernel:>17.2} {client:>17.2}"
+        );
     }
 }
 

@@ -161,9 +161,7 @@ async fn stream_slot(sender: SendRequest<Bytes>, uri: http::Uri, shared: Rc<Shar
         shared.started.set(shared.started.get() + 1);
         let sent_at = Instant::now();
         sender = sender.ready().await.map_err(h2_error)?;
-        let request = http::Request::get(uri.clone())
-            .body(())
-            .map_err(io::Error::other)?;
+        let request = http::Request::get(uri.clone()).body(()).map_err(io::Error::other)?;
         let (response, _) = sender.send_request(request, true).map_err(h2_error)?;
         let response = response.await.map_err(h2_error)?;
         if response.status() != http::StatusCode::OK {
