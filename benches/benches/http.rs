@@ -47,7 +47,10 @@
 //! `ROOST_HTTP_TIMER=1` (every server gets its runtime's hyper timer, so
 //! hyper arms its 30 s header read timeout per request: `RoostTimer` and
 //! hyper-util's `TokioTimer`), `ROOST_HTTP_ONLY=name,name` (only those
-//! servers), `ROOST_HTTP_CASES=http1|h2` (only that case).
+//! servers), `ROOST_HTTP_CASES=http1|h2` (only that case),
+//! `ROOST_HTTP_CLIENT=hyper` (hyper's own client, on a tokio current-thread
+//! runtime, drives the http1 case instead of the hand-written one: to see
+//! what the cheaper client saves).
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -68,6 +71,7 @@ use roost::net::{serve, ListenOptions};
 use roost::runtime::Runtime;
 use roost_benches::h2_client::H2Client;
 use roost_benches::http1_client::Http1Client;
+use roost_benches::hyper_client::HyperHttp1Client;
 use roost_benches::rpc_client::RunResult;
 use roost_benches::samples::median;
 
@@ -246,6 +250,7 @@ fn start_tokio_ct_per_core(workers: usize, pin: bool, timer: bool) -> io::Result
 /// A load client of either protocol.
 enum Client {
     Http1(Http1Client),
+    Hyper(HyperHttp1Client),
     H2(H2Client),
 }
 
@@ -253,6 +258,7 @@ impl Client {
     fn run_for(&mut self, duration: Duration) -> io::Result<RunResult> {
         match self {
             Client::Http1(c) => c.run_for(duration),
+            Client::Hyper(c) => c.run_for(duration),
             Client::H2(c) => c.run_for(duration),
         }
     }
@@ -260,6 +266,7 @@ impl Client {
     fn run_requests(&mut self, count: u64) -> io::Result<RunResult> {
         match self {
             Client::Http1(c) => c.run_requests(count),
+            Client::Hyper(c) => c.run_requests(count),
             Client::H2(c) => c.run_requests(count),
         }
     }
@@ -316,6 +323,8 @@ fn main() {
     let cases_wanted = std::env::var("ROOST_HTTP_CASES").ok();
     let want_case = |case: &str| cases_wanted.as_ref().is_none_or(|c| c.split(',').any(|n| n == case));
 
+    // `ROOST_HTTP_CLIENT=hyper`: hyper's client drives the http1 case.
+    let hyper_client = env_is("ROOST_HTTP_CLIENT", "hyper");
     let mut cases = Vec::new();
     if want_case("http1") {
         cases.push(Case {
@@ -327,7 +336,11 @@ fn main() {
                 .filter(|(name, _)| keep(name))
                 .map(|(&name, addr)| Subject {
                     name,
-                    client: Client::Http1(Http1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect")),
+                    client: if hyper_client {
+                        Client::Hyper(HyperHttp1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
+                    } else {
+                        Client::Http1(Http1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
+                    },
                 })
                 .collect(),
         });

@@ -10,7 +10,9 @@
 //! It is as cheap as a client can be (one `write` and usually one `read` per
 //! request, no task machinery), because it shares the machine's cores with
 //! the servers it measures: each microsecond it spends is one the servers
-//! cannot use. hyper's own client costs several times more per request.
+//! cannot use. `ROOST_HTTP_CLIENT=hyper` runs the http bench with hyper's
+//! own client ([`hyper_client`](crate::hyper_client)) instead, for
+//! comparison.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
