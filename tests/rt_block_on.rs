@@ -204,20 +204,11 @@ fn builder_run_propagates_a_panic_after_shutting_down() {
 #[cfg(target_os = "linux")]
 #[test]
 fn builder_run_unpins_the_calling_thread_afterwards() {
-    fn allowed() -> usize {
-        // SAFETY: cpu_set_t is a plain bitmask; all-zero is valid.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: the set outlives the call and its size is passed with it.
-        let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-        assert_eq!(rc, 0);
-        // SAFETY: a valid set.
-        (unsafe { libc::CPU_COUNT(&set) }) as usize
-    }
-    let before = allowed();
+    let before = support::allowed_core_count();
     let inside = roost_runtime::Builder::new()
         .worker_threads(1)
-        .run(async { allowed() })
+        .run(async { support::allowed_core_count() })
         .unwrap();
     assert_eq!(inside, 1, "pinned while it ran");
-    assert_eq!(allowed(), before);
+    assert_eq!(support::allowed_core_count(), before);
 }

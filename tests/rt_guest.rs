@@ -193,19 +193,17 @@ fn a_guest_dropped_inside_another_loop_drops_its_tasks_on_its_own_context() {
 #[cfg(target_os = "linux")]
 #[test]
 fn blocking_threads_run_on_every_allowed_core() {
-    fn allowed() -> usize {
-        // SAFETY: cpu_set_t is a plain bitmask; all-zero is valid.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: the set outlives the call and its size is passed with it.
-        let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-        assert_eq!(rc, 0);
-        // SAFETY: a valid set.
-        (unsafe { libc::CPU_COUNT(&set) }) as usize
-    }
-    let all = allowed();
+    let all = support::allowed_core_count();
     let cores = Builder::new()
         .worker_threads(1)
-        .run(async { (allowed(), roost_runtime::task::spawn_blocking(allowed).await.unwrap()) })
+        .run(async {
+            (
+                support::allowed_core_count(),
+                roost_runtime::task::spawn_blocking(support::allowed_core_count)
+                    .await
+                    .unwrap(),
+            )
+        })
         .unwrap();
     assert_eq!(cores, (1, all), "worker pinned, blocking thread not");
 }

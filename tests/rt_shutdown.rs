@@ -190,3 +190,50 @@ fn dropping_the_runtime_on_its_own_worker_does_not_deadlock() {
     assert!(handle.is_shutting_down());
     assert_eq!(handle.try_spawn(async {}).map(drop), Err(SpawnError::Shutdown));
 }
+
+/// Broke: a task cancelled at shutdown whose future holds tokio's
+/// `Notified` and a guard that notifies on drop was released twice (its
+/// reference count underflowed): the runtime moved the pinned future out of
+/// its slot to drop it, so `Notified` unlinked itself at the wrong address
+/// and the guard's `notify_waiters` woke the stale waker it left behind.
+#[test]
+fn a_task_that_wakes_itself_while_cancelled_at_shutdown() {
+    use tokio::sync::Notify;
+
+    struct NotifyOnDrop(Arc<Notify>);
+    impl Drop for NotifyOnDrop {
+        fn drop(&mut self) {
+            self.0.notify_waiters();
+        }
+    }
+    for workers in [1, 2] {
+        let rt = support::runtime(workers);
+        rt.block_on_local(|| async {
+            let notify = Arc::new(Notify::new());
+            drop(roost_runtime::spawn(async move {
+                let waiting = notify.clone();
+                let guard = NotifyOnDrop(notify);
+                waiting.notified().await;
+                drop(guard);
+            }));
+            roost_runtime::time::sleep(Duration::from_millis(5)).await;
+        });
+        drop(rt);
+        // And with the task's worker hosted by `Builder::run` (the task is
+        // cancelled when the main future returns).
+        roost_runtime::Builder::new()
+            .worker_threads(workers)
+            .pin_workers(false)
+            .run(async {
+                let notify = Arc::new(Notify::new());
+                drop(roost_runtime::spawn(async move {
+                    let waiting = notify.clone();
+                    let guard = NotifyOnDrop(notify);
+                    waiting.notified().await;
+                    drop(guard);
+                }));
+                roost_runtime::time::sleep(Duration::from_millis(5)).await;
+            })
+            .unwrap();
+    }
+}

@@ -72,6 +72,8 @@ mod stream_io;
 
 mod addr;
 #[cfg(feature = "hyper")]
+pub mod http;
+#[cfg(feature = "hyper")]
 pub mod hyper;
 pub mod idle;
 mod listener;

@@ -88,3 +88,15 @@ pub fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
     let mut cx = Context::from_waker(Waker::noop());
     Pin::new(f).poll(&mut cx)
 }
+
+/// How many cores the calling thread may run on (its affinity mask).
+#[cfg(target_os = "linux")]
+pub fn allowed_core_count() -> usize {
+    // SAFETY: cpu_set_t is a plain bitmask; all-zero is valid.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the set outlives the call and its size is passed with it.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    assert_eq!(rc, 0, "sched_getaffinity: {}", std::io::Error::last_os_error());
+    // SAFETY: a valid set.
+    (unsafe { libc::CPU_COUNT(&set) }) as usize
+}

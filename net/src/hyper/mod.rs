@@ -2,8 +2,8 @@
 //! an executor that spawns on the current worker, and a timer on roost's
 //! wheel.
 //!
-//! - [`hyper::rt::Read`](::hyper::rt::Read) and
-//!   [`hyper::rt::Write`](::hyper::rt::Write) are implemented directly on
+//! - [`hyper::rt::Read`] and
+//!   [`hyper::rt::Write`] are implemented directly on
 //!   [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) and
 //!   their owned halves: hyper reads straight into its own buffer (the
 //!   kernel writes into its unfilled part; nothing is zeroed or copied) and

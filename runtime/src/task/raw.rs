@@ -239,11 +239,26 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>, cancel: bool) -> bool {
 }
 
 /// Drops the future in place, catching a panic from its destructor.
+///
+/// In place: the future is pinned, and a pinned value must be dropped where
+/// it lives (a future holding an intrusive list node, such as tokio's
+/// `Notified`, unlinks it by its address; moved out first, it would unlink
+/// the wrong address and leave the list pointing at dropped memory).
 fn drop_future<F: Future>(cell: &TaskCell<F>) -> Result<(), JoinError> {
     cell.future.with_mut(|slot| {
-        // SAFETY: the caller is the owner (see `poll`).
-        let future = unsafe { (*slot).take() };
-        catch_unwind(AssertUnwindSafe(move || drop(future))).map_err(JoinError::panic)
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: the caller is the owner (see `poll`); the future is
+            // dropped in place, once: the slot is marked empty below
+            // without dropping it again, even if its destructor panicked.
+            if let Some(future) = unsafe { (*slot).as_mut() } {
+                // SAFETY: as above.
+                unsafe { std::ptr::drop_in_place(future as *mut F) };
+            }
+        }));
+        // SAFETY: the old value was dropped (or its drop unwound) above;
+        // `write` does not drop it again.
+        unsafe { std::ptr::write(slot, None) };
+        dropped.map_err(JoinError::panic)
     })
 }
 

@@ -1,0 +1,261 @@
+//! One worker's part of a [`Server`](super::Server): its accept loop and
+//! the task that serves each connection it accepts.
+//!
+//! Everything here runs on the worker that owns the listener: the service
+//! (`Rc`, built once per worker), hyper's connection state and the streams
+//! never leave it. The worker talks to the rest of the server only through
+//! [`Shared`], whose `watch` channels and counters are `Send + Sync`:
+//!
+//! - `phase` moves `Running -> Draining -> Closing` and never back. On
+//!   `Draining` the accept loop returns (dropping, so closing, its
+//!   listener) and every connection starts hyper's graceful shutdown; on
+//!   `Closing` the connections still open are dropped (closed) and counted
+//!   in `forced`.
+//! - `listeners` and `connections` count the accept loops and connection
+//!   tasks alive; a guard decrements each on drop, so a task that is
+//!   cancelled (runtime shutdown) is counted out as well.
+//!
+//! Before hyper knows whether a connection speaks HTTP/1 or HTTP/2 (the
+//! auto builder reads up to 24 bytes to compare them with the HTTP/2
+//! preface), hyper runs no timer of its own, so a client that sends
+//! nothing, or part of the preface, would hold the connection for ever.
+//! [`Detect`] watches those first bytes and the task closes the connection
+//! if they are not decided within the header read timeout; after that,
+//! hyper's HTTP/1 `header_read_timeout` takes over.
+
+use std::cell::Cell;
+use std::error::Error as StdError;
+use std::io;
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use ::hyper::body::Body as HttpBody;
+use ::hyper::rt::{Read, ReadBufCursor, Write};
+use ::hyper::service::Service;
+use ::hyper::{Request, Response};
+use hyper_util::server::conn::auto;
+use tokio::sync::watch;
+
+use super::service::Limit;
+use super::Body;
+use crate::hyper::RoostExecutor;
+use crate::{TcpListener, TcpStream};
+
+/// Where a server is in its life; it only moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    Running,
+    Draining,
+    Closing,
+}
+
+/// What the workers of one server share with its [`Server`](super::Server).
+///
+/// The phase's sender is the `Server`'s alone: the tasks hold receivers.
+/// A server dropped while running keeps running (its phase never moves
+/// again), and no task ever drops the sender, so cancelling a task (at
+/// runtime shutdown) never wakes the tasks that watch the phase.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) phase: watch::Receiver<Phase>,
+    pub(crate) listeners: watch::Sender<usize>,
+    pub(crate) connections: watch::Sender<usize>,
+    pub(crate) accepted: AtomicU64,
+    pub(crate) forced: AtomicUsize,
+}
+
+impl Shared {
+    /// The shared part, and the phase's sender.
+    pub(crate) fn new(listeners: usize) -> (Arc<Self>, watch::Sender<Phase>) {
+        let (phase_tx, phase) = watch::channel(Phase::Running);
+        let shared = Arc::new(Self {
+            phase,
+            listeners: watch::Sender::new(listeners),
+            connections: watch::Sender::new(0),
+            accepted: AtomicU64::new(0),
+            forced: AtomicUsize::new(0),
+        });
+        (shared, phase_tx)
+    }
+}
+
+/// Resolves once the server's phase is `target` or later; never, if the
+/// [`Server`](super::Server) was dropped (its phase can no longer move).
+async fn reached(phase: &mut watch::Receiver<Phase>, target: Phase) {
+    if phase.wait_for(|p| *p >= target).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Counts one accept loop or connection out of `count` when dropped.
+struct CountGuard<'a>(&'a watch::Sender<usize>);
+
+impl Drop for CountGuard<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+/// One worker's state, shared by its accept loop and its connections.
+pub(crate) struct Worker<S> {
+    pub(crate) service: Rc<S>,
+    pub(crate) builder: auto::Builder<RoostExecutor>,
+    pub(crate) max_body: u64,
+    pub(crate) header_read_timeout: Option<Duration>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// Accepts until the server drains or the listener breaks, and serves each
+/// connection in a task of its own on this worker.
+pub(crate) async fn accept_loop<S, B>(listener: TcpListener, worker: Rc<Worker<S>>)
+where
+    S: Service<Request<Body>, Response = Response<B>> + 'static,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: HttpBody + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let shared = worker.shared.clone();
+    let _alive = CountGuard(&shared.listeners);
+    let mut phase = shared.phase.clone();
+    loop {
+        tokio::select! {
+            biased;
+            _ = reached(&mut phase, Phase::Draining) => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    shared.accepted.fetch_add(1, Ordering::Relaxed);
+                    // Counted here, before the task exists, so that a
+                    // shutdown never sees an accepted connection as none.
+                    shared.connections.send_modify(|n| *n += 1);
+                    drop(roost_runtime::spawn_local(serve_connection(stream, worker.clone())));
+                }
+                // Not a per-connection or exhaustion error (`accept`
+                // handles those): the listener itself is broken.
+                Err(_) => return,
+            },
+        }
+    }
+}
+
+/// Serves one connection until it ends, the server closes it, or it does
+/// not say which protocol it speaks within the header read timeout.
+async fn serve_connection<S, B>(stream: TcpStream, worker: Rc<Worker<S>>)
+where
+    S: Service<Request<Body>, Response = Response<B>> + 'static,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: HttpBody + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let shared = &worker.shared;
+    let _alive = CountGuard(&shared.connections);
+    let mut draining = shared.phase.clone();
+    let mut closing = shared.phase.clone();
+    let decided = Rc::new(Cell::new(false));
+    let io = Detect {
+        stream,
+        matched: 0,
+        decided: decided.clone(),
+    };
+    let service = Limit {
+        inner: worker.service.clone(),
+        max_body: worker.max_body,
+    };
+    let mut conn = pin!(worker.builder.serve_connection(io, service));
+    let mut detect_timer = worker.header_read_timeout;
+    let mut deadline = pin!(roost_runtime::time::sleep(detect_timer.unwrap_or(Duration::MAX)));
+    let mut graceful = false;
+    loop {
+        tokio::select! {
+            biased;
+            // Errors (a bad request line, a reset) end this connection only;
+            // hyper has already answered what deserved an answer.
+            _ = conn.as_mut() => return,
+            _ = reached(&mut closing, Phase::Closing) => {
+                shared.forced.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            _ = reached(&mut draining, Phase::Draining), if !graceful => {
+                graceful = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = deadline.as_mut(), if detect_timer.is_some() => {
+                if !decided.get() {
+                    return;
+                }
+                detect_timer = None;
+            }
+        }
+    }
+}
+
+/// The HTTP/2 client preface, which hyper-util's auto builder looks for.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// A [`TcpStream`] that notes when its first bytes decide between HTTP/1
+/// and HTTP/2, as the auto builder's detection does: at the first byte
+/// that differs from the HTTP/2 preface, or once the whole preface came.
+///
+/// Until then it reads through a small stack buffer (at most 24 bytes,
+/// once per connection) so that it can look at them; after that, reads go
+/// straight into hyper's buffer.
+struct Detect {
+    stream: TcpStream,
+    /// Bytes of the preface matched so far.
+    matched: usize,
+    decided: Rc<Cell<bool>>,
+}
+
+impl Read for Detect {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.decided.get() {
+            return Pin::new(&mut this.stream).poll_read(cx, buf);
+        }
+        let mut first = [0u8; H2_PREFACE.len()];
+        let want = (H2_PREFACE.len() - this.matched).min(buf.remaining());
+        let mut read = tokio::io::ReadBuf::new(&mut first[..want]);
+        ready!(tokio::io::AsyncRead::poll_read(
+            Pin::new(&mut this.stream),
+            cx,
+            &mut read
+        ))?;
+        let got = read.filled();
+        let expected = &H2_PREFACE[this.matched..this.matched + got.len()];
+        if got != expected || this.matched + got.len() == H2_PREFACE.len() {
+            this.decided.set(true);
+        }
+        this.matched += got.len();
+        buf.put_slice(got);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Write for Detect {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
