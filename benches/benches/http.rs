@@ -7,10 +7,15 @@
 //! (HTTP/1.1 with keep-alive, or prior-knowledge h2c, detected per
 //! connection) with its default settings:
 //!
-//! - `roost`: every roost worker serves its own `SO_REUSEPORT` listener
-//!   (`roost::net::serve`), hyper straight on roost's `TcpStream` (no
-//!   `TokioIo`), `RoostExecutor` (HTTP/2 streams on the connection's
+//! - `roost`: `roost::net::http`, roost's per-core HTTP server, as users
+//!   run it, with its defaults (a 30 s header read timeout on roost's
+//!   timer wheel, 64 KiB header and 2 MiB body limits): every worker serves
+//!   its own `SO_REUSEPORT` listener, hyper straight on roost's `TcpStream`
+//!   (no `TokioIo`), `RoostExecutor` (HTTP/2 streams on the connection's
 //!   worker);
+//! - `roost-raw`: the same by hand, as the tokio servers are: hyper-util's
+//!   auto builder with `RoostExecutor` and no timer, inside
+//!   `roost::net::serve`'s per-connection handler (in the tables only);
 //! - `tokio-mt`: tokio's multi-thread runtime, one accept loop spawning a
 //!   task per connection, `TCP_NODELAY`, `TokioIo`, `TokioExecutor`: the
 //!   competent tokio user's server;
@@ -54,9 +59,10 @@
 //! runtime, default every allowed core; fewer than the cores pins the client
 //! to the last core), `ROOST_HTTP_PIN=0` (roost workers and tokio-ct threads
 //! unpinned), `ROOST_HTTP_SPIN=<us>` (roost's spin before park),
-//! `ROOST_HTTP_TIMER=1` (every server gets its runtime's hyper timer, so
-//! hyper arms its 30 s header read timeout per request: `RoostTimer` and
-//! hyper-util's `TokioTimer`), `ROOST_HTTP_ONLY=name,name` (only those
+//! `ROOST_HTTP_TIMER=1` (`roost-raw` and the tokio servers get their
+//! runtime's hyper timer too, so hyper arms its 30 s header read timeout
+//! per request as `roost` does: `RoostTimer` and hyper-util's
+//! `TokioTimer`), `ROOST_HTTP_ONLY=name,name` (only those
 //! servers), `ROOST_HTTP_CASES=http1|h2` (only that case),
 //! `ROOST_HTTP_CLIENT=hyper` (hyper's own client, on a tokio current-thread
 //! runtime, drives the http1 case instead of the hand-written one: to see
@@ -90,8 +96,11 @@ const H2_CONNECTIONS: usize = 16;
 const H2_STREAMS: usize = 10;
 const BODY: &[u8] = b"Hello, world!";
 
-/// The servers, in the order of the summary lines.
+/// The servers of the summary lines, in their order.
 const SERVERS: [&str; 3] = ["roost", "tokio-mt", "tokio-ct"];
+
+/// Every server, in the order of the tables.
+const ALL_SERVERS: [&str; 4] = ["roost", "roost-raw", "tokio-mt", "tokio-ct"];
 
 struct Settings {
     quick: bool,
@@ -148,8 +157,9 @@ fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
-/// The one service every server runs.
-async fn hello(_request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// The one service every server runs (roost's server hands it its own
+/// size-limited body type, the others hyper's `Incoming`).
+async fn hello<B>(_request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut response = Response::new(Full::new(Bytes::from_static(BODY)));
     response
         .headers_mut()
@@ -166,8 +176,21 @@ where
     builder.http2().timer(timer);
 }
 
-/// hyper on roost: every worker's own listener, hyper on roost's streams.
-fn start_roost(rt: &Runtime, timer: bool) -> io::Result<SocketAddr> {
+/// roost's own HTTP server, with its defaults.
+fn start_roost(rt: &Runtime) -> io::Result<SocketAddr> {
+    let server = rt.block_on(
+        roost::net::http::Server::builder()
+            .serve(rt.handle(), localhost(), || service_fn(hello::<roost::net::http::Body>)),
+    )?;
+    let addr = server.local_addr();
+    // The server runs until the process exits.
+    std::mem::forget(server);
+    Ok(addr)
+}
+
+/// hyper on roost by hand: every worker's own listener, hyper-util's auto
+/// builder on roost's streams.
+fn start_roost_raw(rt: &Runtime, timer: bool) -> io::Result<SocketAddr> {
     let server = rt.block_on(serve(
         rt.handle(),
         localhost(),
@@ -177,7 +200,7 @@ fn start_roost(rt: &Runtime, timer: bool) -> io::Result<SocketAddr> {
             if timer {
                 with_timer(&mut builder, RoostTimer);
             }
-            let _ = builder.serve_connection(stream, service_fn(hello)).await;
+            let _ = builder.serve_connection(stream, service_fn(hello::<Incoming>)).await;
         },
     ))?;
     let addr = server.local_addr();
@@ -195,7 +218,9 @@ async fn tokio_connection(stream: tokio::net::TcpStream, timer: bool) {
     if timer {
         with_timer(&mut builder, TokioTimer::new());
     }
-    let _ = builder.serve_connection(TokioIo::new(stream), service_fn(hello)).await;
+    let _ = builder
+        .serve_connection(TokioIo::new(stream), service_fn(hello::<Incoming>))
+        .await;
 }
 
 fn start_tokio_mt(workers: usize, timer: bool) -> io::Result<SocketAddr> {
@@ -320,7 +345,8 @@ fn main() {
     }
     let rt = builder.build().expect("roost runtime");
     let addrs = [
-        start_roost(&rt, timer).expect("roost server"),
+        start_roost(&rt).expect("roost server"),
+        start_roost_raw(&rt, timer).expect("roost-raw server"),
         start_tokio_mt(workers, timer).expect("tokio-mt server"),
         start_tokio_ct_per_core(workers, pin, timer).expect("tokio-ct servers"),
     ];
@@ -340,7 +366,7 @@ fn main() {
         cases.push(Case {
             label: "http1 GET / x 64",
             in_flight: H1_CONNECTIONS as u64,
-            subjects: SERVERS
+            subjects: ALL_SERVERS
                 .iter()
                 .zip(addrs)
                 .filter(|(name, _)| keep(name))
@@ -359,7 +385,7 @@ fn main() {
         cases.push(Case {
             label: "h2 GET / x 16x10",
             in_flight: (H2_CONNECTIONS * H2_STREAMS) as u64,
-            subjects: SERVERS
+            subjects: ALL_SERVERS
                 .iter()
                 .zip(addrs)
                 .filter(|(name, _)| keep(name))
