@@ -66,7 +66,13 @@
 //! servers), `ROOST_HTTP_CASES=http1|h2` (only that case),
 //! `ROOST_HTTP_CLIENT=hyper` (hyper's own client, on a tokio current-thread
 //! runtime, drives the http1 case instead of the hand-written one: to see
-//! what the cheaper client saves).
+//! what the cheaper client saves; it does not reopen connections that a
+//! server closed while idle, so use it with `--quick`: `roost` closes
+//! keep-alive connections idle for its 30 s header read timeout, which the
+//! full mode's criterion phase exceeds).
+//!
+//! The hand-written HTTP/1.1 client reopens, before a run and outside its
+//! timed window, every connection that a server closed while it was idle.
 
 use std::convert::Infallible;
 use std::hint::black_box;

@@ -41,6 +41,7 @@ struct Conn {
 
 /// Keep-alive HTTP/1.1 connections to one server, reused across runs.
 pub struct Http1Client {
+    addr: SocketAddr,
     poll: Poll,
     events: Events,
     /// The connections an event reported ready (kept to reuse its memory).
@@ -62,14 +63,8 @@ impl Http1Client {
         let poll = Poll::new()?;
         let mut conns = Vec::with_capacity(connections);
         for i in 0..connections {
-            let std = std::net::TcpStream::connect(addr)?;
-            std.set_nodelay(true)?;
-            std.set_nonblocking(true)?;
-            let mut stream = TcpStream::from_std(std);
-            poll.registry()
-                .register(&mut stream, Token(i), Interest::READABLE | Interest::WRITABLE)?;
             conns.push(Conn {
-                stream,
+                stream: open(&poll, addr, i)?,
                 written: 0,
                 buf: vec![0; RESPONSE_LIMIT].into_boxed_slice(),
                 filled: 0,
@@ -79,6 +74,7 @@ impl Http1Client {
         }
         let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes();
         let mut client = Self {
+            addr,
             poll,
             events: Events::with_capacity(1024),
             ready: Vec::with_capacity(1024),
@@ -107,7 +103,29 @@ impl Http1Client {
         self.run(None, count)
     }
 
+    /// Reopens the connections that the server closed while they were idle
+    /// between runs (a server may bound keep-alive idle time, as roost's
+    /// header read timeout does), so that no run starts on a dead one.
+    fn reopen_closed(&mut self) -> io::Result<()> {
+        let mut probe = [0u8; 1];
+        for i in 0..self.conns.len() {
+            let closed = match self.conns[i].stream.read(&mut probe) {
+                Ok(0) => true,
+                Ok(_) => return Err(invalid("bytes from the server between runs")),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => true,
+                Err(e) => return Err(e),
+            };
+            if closed {
+                self.poll.registry().deregister(&mut self.conns[i].stream)?;
+                self.conns[i].stream = open(&self.poll, self.addr, i)?;
+            }
+        }
+        Ok(())
+    }
+
     fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
+        self.reopen_closed()?;
         let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds");
         let cpu_before = crate::sys::cpu_time();
         let start = Instant::now();
@@ -210,6 +228,17 @@ impl Http1Client {
         }
         Ok(())
     }
+}
+
+/// A connection to `addr`, nodelay, registered as `Token(token)`.
+fn open(poll: &Poll, addr: SocketAddr, token: usize) -> io::Result<TcpStream> {
+    let std = std::net::TcpStream::connect(addr)?;
+    std.set_nodelay(true)?;
+    std.set_nonblocking(true)?;
+    let mut stream = TcpStream::from_std(std);
+    poll.registry()
+        .register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE)?;
+    Ok(stream)
 }
 
 fn invalid(what: &'static str) -> io::Error {
