@@ -11,6 +11,10 @@
 //! - [`samples`]: a log of timed runs, reduced to a median time per operation.
 //! - [`report`]: summary lines that put a subject beside its baselines.
 //! - [`rpc_client`]: a closed-loop RPC load client on mio, with latencies.
+//! - [`http1_client`]: a closed-loop HTTP/1.1 keep-alive load client on mio.
+//! - [`h2_client`]: a closed-loop HTTP/2 (h2c) load client on the h2 crate.
+//! - [`hyper_client`]: hyper's HTTP/1.1 client as a load client, the
+//!   yardstick for `http1_client`'s cost.
 //!
 //! Platform calls live under `sys/`, one file per mechanism.
 #![warn(missing_docs)]
@@ -22,7 +26,10 @@ extern crate roost_runtime;
 
 pub mod cores;
 pub mod global_alloc;
+pub mod h2_client;
 pub mod handoff;
+pub mod http1_client;
+pub mod hyper_client;
 pub mod memory;
 pub mod report;
 pub mod rpc_client;

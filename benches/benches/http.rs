@@ -1,0 +1,535 @@
+//! HTTP benchmark: hyper 1.x on roost against hyper on tokio, closed-loop
+//! `GET /` over loopback, one load client (in this process, on one thread)
+//! shared by every server of the run.
+//!
+//! Servers, all with the same service (`GET /` → `200`, `Content-Type:
+//! text/plain`, body `Hello, world!`) behind hyper-util's auto builder
+//! (HTTP/1.1 with keep-alive, or prior-knowledge h2c, detected per
+//! connection) with its default settings:
+//!
+//! - `roost`: `roost::net::http`, roost's per-core HTTP server, as users
+//!   run it, with its defaults (a 30 s header read timeout on roost's
+//!   timer wheel, 64 KiB header and 2 MiB body limits): every worker serves
+//!   its own `SO_REUSEPORT` listener, hyper straight on roost's `TcpStream`
+//!   (no `TokioIo`), `RoostExecutor` (HTTP/2 streams on the connection's
+//!   worker);
+//! - `roost-raw`: the same by hand, as the tokio servers are: hyper-util's
+//!   auto builder with `RoostExecutor` and no timer, inside
+//!   `roost::net::serve`'s per-connection handler (in the tables only);
+//! - `tokio-mt`: tokio's multi-thread runtime, one accept loop spawning a
+//!   task per connection, `TCP_NODELAY`, `TokioIo`, `TokioExecutor`: the
+//!   competent tokio user's server;
+//! - `tokio-ct`: one tokio current-thread runtime per core, each on its own
+//!   thread (pinned as roost's workers are) with its own `SO_REUSEPORT`
+//!   listener (socket2), otherwise as `tokio-mt`.
+//!
+//! Cases:
+//!
+//! - `http1 GET / x 64`: HTTP/1.1 keep-alive, 64 connections, one request
+//!   in flight on each (client: [`roost_benches::http1_client`], a
+//!   hand-written parser on mio, the cheapest client we could write);
+//! - `h2 GET / x 16x10`: h2c, 16 connections with 10 concurrent streams
+//!   each (client: [`roost_benches::h2_client`], the `h2` crate on a tokio
+//!   current-thread runtime).
+//!
+//! Each case runs criterion (time per request, all connections busy), then
+//! interleaved runs of a fixed duration (each round runs every server once,
+//! in a rotating order) whose medians make the tables and the summary lines:
+//! requests/s, p50/p99/p99.9 latency, server CPU per request (the process's
+//! CPU time minus the client thread's, so everything the servers and the
+//! kernel charged to them spent), its user-space part (the only part a
+//! runtime changes: the kernel's TCP work is the same for every server) and
+//! the client's own CPU per request, with the ceiling that the cores, the
+//! client and the kernel leave (requests/s if the server's user space cost
+//! nothing, as rpc.rs computes it). "Best tokio" is the tokio server with
+//! the higher median requests/s; the p99 ratio is roost's over that
+//! server's (the line also gives it over the lower of the two tokio p99s).
+//! The targets: roost at least 1.1x the best tokio on both
+//! lines, with p99 no worse than 1.5x.
+//!
+//! The load client runs on the same cores as the servers and costs about as
+//! much CPU per request as they do; on a small shared machine the medians
+//! move by several percent from run to run (interleaving keeps the
+//! comparison fair, not the machine quiet).
+//!
+//! `cargo bench --bench http` is the full mode (2 s runs, 9 rounds);
+//! `-- --quick` is the short one (0.4 s runs, 5 rounds; under a minute).
+//!
+//! Knobs (environment): `ROOST_HTTP_WORKERS` (server workers or threads per
+//! runtime, default every allowed core; fewer than the cores pins the client
+//! to the last core), `ROOST_HTTP_PIN=0` (roost workers and tokio-ct threads
+//! unpinned), `ROOST_HTTP_SPIN=<us>` (roost's spin before park),
+//! `ROOST_HTTP_TIMER=1` (`roost-raw` and the tokio servers get their
+//! runtime's hyper timer too, so hyper arms its 30 s header read timeout
+//! per request as `roost` does: `RoostTimer` and hyper-util's
+//! `TokioTimer`), `ROOST_HTTP_ONLY=name,name` (only those
+//! servers), `ROOST_HTTP_CASES=http1|h2` (only that case),
+//! `ROOST_HTTP_CLIENT=hyper` (hyper's own client, on a tokio current-thread
+//! runtime, drives the http1 case instead of the hand-written one: to see
+//! what the cheaper client saves; it does not reopen connections that a
+//! server closed while idle, so use it with `--quick`: `roost` closes
+//! keep-alive connections idle for its 30 s header read timeout, which the
+//! full mode's criterion phase exceeds).
+//!
+//! The hand-written HTTP/1.1 client reopens, before a run and outside its
+//! timed window, every connection that a server closed while it was idle.
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use roost::net::hyper::{RoostExecutor, RoostTimer};
+use roost::net::{serve, ListenOptions};
+use roost::runtime::Runtime;
+use roost_benches::h2_client::H2Client;
+use roost_benches::http1_client::Http1Client;
+use roost_benches::hyper_client::HyperHttp1Client;
+use roost_benches::rpc_client::RunResult;
+use roost_benches::samples::median;
+
+const H1_CONNECTIONS: usize = 64;
+const H2_CONNECTIONS: usize = 16;
+const H2_STREAMS: usize = 10;
+const BODY: &[u8] = b"Hello, world!";
+
+/// The servers of the summary lines, in their order.
+const SERVERS: [&str; 3] = ["roost", "tokio-mt", "tokio-ct"];
+
+/// Every server, in the order of the tables.
+const ALL_SERVERS: [&str; 4] = ["roost", "roost-raw", "tokio-mt", "tokio-ct"];
+
+struct Settings {
+    quick: bool,
+    run: Duration,
+    rounds: usize,
+}
+
+fn settings() -> Settings {
+    let quick = std::env::args().any(|a| a == "--quick");
+    if quick {
+        Settings {
+            quick,
+            run: Duration::from_millis(400),
+            rounds: 5,
+        }
+    } else {
+        Settings {
+            quick,
+            run: Duration::from_secs(2),
+            rounds: 9,
+        }
+    }
+}
+
+/// Server workers per runtime: `ROOST_HTTP_WORKERS`, or every allowed core.
+fn workers() -> usize {
+    std::env::var("ROOST_HTTP_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(core_count)
+}
+
+/// The cores this process may run on (2 if they cannot be read).
+fn core_count() -> usize {
+    roost_benches::cores::allowed().map_or(2, |c| c.ids().len())
+}
+
+fn env_is(name: &str, value: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == value)
+}
+
+/// With fewer workers than cores, the client gets the last core to itself.
+fn place_client(workers: usize) {
+    if let Ok(cores) = roost_benches::cores::allowed() {
+        if workers < cores.ids().len() {
+            if let Some(last) = cores.ids().last() {
+                let _ = last.pin_current_thread();
+            }
+        }
+    }
+}
+
+fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// The one service every server runs (roost's server hands it its own
+/// size-limited body type, the others hyper's `Incoming`).
+async fn hello<B>(_request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut response = Response::new(Full::new(Bytes::from_static(BODY)));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(response)
+}
+
+/// Gives both protocols of `builder` the runtime's timer.
+fn with_timer<E, T>(builder: &mut auto::Builder<E>, timer: T)
+where
+    T: hyper::rt::Timer + Clone + Send + Sync + 'static,
+{
+    builder.http1().timer(timer.clone());
+    builder.http2().timer(timer);
+}
+
+/// roost's own HTTP server, with its defaults.
+fn start_roost(rt: &Runtime) -> io::Result<SocketAddr> {
+    let server = rt.block_on(
+        roost::net::http::Server::builder()
+            .serve(rt.handle(), localhost(), || service_fn(hello::<roost::net::http::Body>)),
+    )?;
+    let addr = server.local_addr();
+    // The server runs until the process exits.
+    std::mem::forget(server);
+    Ok(addr)
+}
+
+/// hyper on roost by hand: every worker's own listener, hyper-util's auto
+/// builder on roost's streams.
+fn start_roost_raw(rt: &Runtime, timer: bool) -> io::Result<SocketAddr> {
+    let server = rt.block_on(serve(
+        rt.handle(),
+        localhost(),
+        ListenOptions::new(),
+        move |stream| async move {
+            let mut builder = auto::Builder::new(RoostExecutor);
+            if timer {
+                with_timer(&mut builder, RoostTimer);
+            }
+            let _ = builder.serve_connection(stream, service_fn(hello::<Incoming>)).await;
+        },
+    ))?;
+    let addr = server.local_addr();
+    // The server runs until the process exits.
+    std::mem::forget(server);
+    Ok(addr)
+}
+
+/// A connection on tokio, as hyper-util's examples serve it.
+async fn tokio_connection(stream: tokio::net::TcpStream, timer: bool) {
+    if stream.set_nodelay(true).is_err() {
+        return;
+    }
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    if timer {
+        with_timer(&mut builder, TokioTimer::new());
+    }
+    let _ = builder
+        .serve_connection(TokioIo::new(stream), service_fn(hello::<Incoming>))
+        .await;
+}
+
+fn start_tokio_mt(workers: usize, timer: bool) -> io::Result<SocketAddr> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind(localhost()))?;
+    let addr = listener.local_addr()?;
+    rt.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(tokio_connection(stream, timer));
+        }
+    });
+    std::mem::forget(rt);
+    Ok(addr)
+}
+
+/// A `SO_REUSEPORT` listener on `addr`, as a tokio user makes one.
+fn reuse_port_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+fn start_tokio_ct_per_core(workers: usize, pin: bool, timer: bool) -> io::Result<SocketAddr> {
+    let first = reuse_port_listener(localhost())?;
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..workers {
+        listeners.push(reuse_port_listener(addr)?);
+    }
+    let cores = roost_benches::cores::allowed().ok();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let core = cores.and_then(|c| c.ids().get(i % c.ids().len()).copied());
+        std::thread::Builder::new()
+            .name(format!("tokio-ct-{i}"))
+            .spawn(move || {
+                if let (true, Some(core)) = (pin, core) {
+                    let _ = core.pin_current_thread();
+                }
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    while let Ok((stream, _)) = listener.accept().await {
+                        tokio::spawn(tokio_connection(stream, timer));
+                    }
+                });
+            })?;
+    }
+    Ok(addr)
+}
+
+/// A load client of either protocol.
+enum Client {
+    Http1(Http1Client),
+    Hyper(HyperHttp1Client),
+    H2(H2Client),
+}
+
+impl Client {
+    fn run_for(&mut self, duration: Duration) -> io::Result<RunResult> {
+        match self {
+            Client::Http1(c) => c.run_for(duration),
+            Client::Hyper(c) => c.run_for(duration),
+            Client::H2(c) => c.run_for(duration),
+        }
+    }
+
+    fn run_requests(&mut self, count: u64) -> io::Result<RunResult> {
+        match self {
+            Client::Http1(c) => c.run_requests(count),
+            Client::Hyper(c) => c.run_requests(count),
+            Client::H2(c) => c.run_requests(count),
+        }
+    }
+}
+
+struct Subject {
+    name: &'static str,
+    client: Client,
+}
+
+/// One case: its summary label, the requests in flight, the clients.
+struct Case {
+    label: &'static str,
+    in_flight: u64,
+    subjects: Vec<Subject>,
+}
+
+/// One figure of a run.
+type Stat = fn(&RunResult) -> f64;
+
+/// The median of `stat` over `name`'s runs; NaN for a server left out.
+fn median_of(results: &[(&'static str, Vec<RunResult>)], name: &str, stat: Stat) -> f64 {
+    results.iter().find(|(n, _)| *n == name).map_or(f64::NAN, |(_, runs)| {
+        median(&mut runs.iter().map(stat).collect::<Vec<_>>()).unwrap_or(f64::NAN)
+    })
+}
+
+fn main() {
+    let settings = settings();
+    let workers = workers();
+    let timer = env_is("ROOST_HTTP_TIMER", "1");
+    let pin = !env_is("ROOST_HTTP_PIN", "0");
+    println!(
+        "http benchmark: GET / -> 200 \"Hello, world!\"; {workers} server workers per runtime{}{}",
+        if timer { ", hyper timers on" } else { "" },
+        if settings.quick { " (quick)" } else { "" }
+    );
+    let mut builder = Runtime::builder().worker_threads(workers).pin_workers(pin);
+    if let Some(us) = std::env::var("ROOST_HTTP_SPIN").ok().and_then(|v| v.parse().ok()) {
+        builder = builder.spin_before_park(Duration::from_micros(us));
+    }
+    let rt = builder.build().expect("roost runtime");
+    let addrs = [
+        start_roost(&rt).expect("roost server"),
+        start_roost_raw(&rt, timer).expect("roost-raw server"),
+        start_tokio_mt(workers, timer).expect("tokio-mt server"),
+        start_tokio_ct_per_core(workers, pin, timer).expect("tokio-ct servers"),
+    ];
+    place_client(workers);
+
+    let only: Option<Vec<String>> = std::env::var("ROOST_HTTP_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(str::to_owned).collect());
+    let keep = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|n| n == name));
+    let cases_wanted = std::env::var("ROOST_HTTP_CASES").ok();
+    let want_case = |case: &str| cases_wanted.as_ref().is_none_or(|c| c.split(',').any(|n| n == case));
+
+    // `ROOST_HTTP_CLIENT=hyper`: hyper's client drives the http1 case.
+    let hyper_client = env_is("ROOST_HTTP_CLIENT", "hyper");
+    let mut cases = Vec::new();
+    if want_case("http1") {
+        cases.push(Case {
+            label: "http1 GET / x 64",
+            in_flight: H1_CONNECTIONS as u64,
+            subjects: ALL_SERVERS
+                .iter()
+                .zip(addrs)
+                .filter(|(name, _)| keep(name))
+                .map(|(&name, addr)| Subject {
+                    name,
+                    client: if hyper_client {
+                        Client::Hyper(HyperHttp1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
+                    } else {
+                        Client::Http1(Http1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
+                    },
+                })
+                .collect(),
+        });
+    }
+    if want_case("h2") {
+        cases.push(Case {
+            label: "h2 GET / x 16x10",
+            in_flight: (H2_CONNECTIONS * H2_STREAMS) as u64,
+            subjects: ALL_SERVERS
+                .iter()
+                .zip(addrs)
+                .filter(|(name, _)| keep(name))
+                .map(|(&name, addr)| Subject {
+                    name,
+                    client: Client::H2(H2Client::connect(addr, H2_CONNECTIONS, H2_STREAMS, "/").expect("h2 connect")),
+                })
+                .collect(),
+        });
+    }
+
+    // Criterion: time per request (all connections busy), side by side.
+    let mut criterion = Criterion::default()
+        .configure_from_args()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(if settings.quick { 200 } else { 1000 }))
+        .measurement_time(Duration::from_millis(if settings.quick { 500 } else { 4000 }));
+    for case in &mut cases {
+        let mut group = criterion.benchmark_group(case.label);
+        for subject in &mut case.subjects {
+            group.bench_function(BenchmarkId::from_parameter(subject.name), |b| {
+                b.iter_custom(|iters| {
+                    let result = subject.client.run_requests(iters.max(case.in_flight)).expect("run");
+                    black_box(result.elapsed.mul_f64(iters as f64 / result.round_trips.max(1) as f64))
+                })
+            });
+        }
+        group.finish();
+    }
+
+    // Interleaved runs: each round runs every server once, in turn, so that
+    // drifts of the machine hit all of them alike. Medians make the summary.
+    let results: Vec<_> = cases
+        .iter_mut()
+        .map(|case| (case.label, interleaved(&mut case.subjects, &settings)))
+        .collect();
+    println!();
+    for (label, runs) in &results {
+        print_table(label, runs);
+    }
+    println!();
+    for (label, runs) in &results {
+        print_summary(label, runs);
+    }
+    let metrics = rt.handle().metrics();
+    for w in &metrics.workers {
+        println!(
+            "roost worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms)",
+            w.index,
+            w.io_sources,
+            w.tasks_polled,
+            w.parks,
+            w.ticks,
+            w.spin_nanos / 1_000_000
+        );
+    }
+}
+
+fn interleaved(subjects: &mut [Subject], settings: &Settings) -> Vec<(&'static str, Vec<RunResult>)> {
+    let mut results: Vec<(&'static str, Vec<RunResult>)> = subjects.iter().map(|s| (s.name, Vec::new())).collect();
+    for round in 0..settings.rounds {
+        // Rotate the order every round.
+        for k in 0..subjects.len() {
+            let i = (k + round) % subjects.len();
+            let result = subjects[i].client.run_for(settings.run).expect("run");
+            results[i].1.push(result);
+        }
+    }
+    results
+}
+
+fn print_table(title: &str, results: &[(&'static str, Vec<RunResult>)]) {
+    println!(
+        "{title}: medians of {} interleaved runs",
+        results.first().map_or(0, |r| r.1.len())
+    );
+    println!(
+        "  {:<10} {:>12} {:>9} {:>9} {:>10} {:>17} {:>17} {:>17}",
+        "server",
+        "requests/s",
+        "p50 us",
+        "p99 us",
+        "p99.9 us",
+        "server CPU us/req",
+        "  of it kernel",
+        "client CPU us/req"
+    );
+    let stats: [Stat; 7] = [
+        RunResult::throughput,
+        |r| r.latency_us(0.5),
+        |r| r.latency_us(0.99),
+        |r| r.latency_us(0.999),
+        RunResult::server_cpu_us_per_round_trip,
+        RunResult::server_kernel_us_per_round_trip,
+        RunResult::client_cpu_us_per_round_trip,
+    ];
+    for (name, _) in results {
+        let [rps, p50, p99, p999, cpu, kernel, client] = stats.map(|stat| median_of(results, name, stat));
+        println!(
+            "  {name:<10} {rps:>12.0} {p50:>9.1} {p99:>9.1} {p999:>10.1} {cpu:>17.2} {kernel:>17.2} {client:>17.2}"
+        );
+    }
+}
+
+fn print_summary(label: &str, results: &[(&'static str, Vec<RunResult>)]) {
+    let stat = |name: &str, f: Stat| median_of(results, name, f);
+    let [roost, mt, ct] = SERVERS.map(|name| stat(name, RunResult::throughput));
+    // The best tokio server is the one with more requests/s (NaN-safe: a
+    // server left out loses).
+    let best = if ct > mt || mt.is_nan() { "tokio-ct" } else { "tokio-mt" };
+    let best_rps = stat(best, RunResult::throughput);
+    println!(
+        "{label}: roost {roost:.0} | tokio-mt {mt:.0} | tokio-ct {ct:.0} | vs best tokio {:.2}x",
+        roost / best_rps
+    );
+    let p99 = |r: &RunResult| r.latency_us(0.99);
+    let [roost_p99, mt_p99, ct_p99] = SERVERS.map(|name| stat(name, p99));
+    println!(
+        "{label} p99 us: roost {roost_p99:.0} | tokio-mt {mt_p99:.0} | tokio-ct {ct_p99:.0} | vs best tokio ({best}) {:.2}x, vs lowest tokio p99 {:.2}x",
+        roost_p99 / stat(best, p99),
+        roost_p99 / mt_p99.min(ct_p99)
+    );
+    let cpu = RunResult::server_cpu_us_per_round_trip as Stat;
+    let [roost_cpu, mt_cpu, ct_cpu] = SERVERS.map(|name| stat(name, cpu));
+    println!(
+        "{label} server CPU us/req: roost {roost_cpu:.2} | tokio-mt {mt_cpu:.2} | tokio-ct {ct_cpu:.2} | best tokio/roost {:.2}x; client CPU us/req {:.2}",
+        stat(best, cpu) / roost_cpu,
+        stat("roost", RunResult::client_cpu_us_per_round_trip)
+    );
+    // What a runtime can change is the servers' user space; the kernel's
+    // TCP work and the client's CPU are paid alike by every server.
+    let user = |r: &RunResult| r.server_cpu_us_per_round_trip() - r.server_kernel_us_per_round_trip();
+    let [roost_user, mt_user, ct_user] = SERVERS.map(|name| stat(name, user));
+    let client = stat(best, RunResult::client_cpu_us_per_round_trip);
+    let kernel = stat(best, RunResult::server_kernel_us_per_round_trip);
+    let ceiling = core_count() as f64 * 1e6 / (client + kernel);
+    println!(
+        "{label} server user-space CPU us/req: roost {roost_user:.2} | tokio-mt {mt_user:.2} | tokio-ct {ct_user:.2}; ceiling with free server user space: {ceiling:.0} requests/s = {:.2}x best tokio",
+        ceiling / best_rps
+    );
+}

@@ -1,0 +1,183 @@
+//! A closed-loop HTTP/2 load client: one thread, a few prior-knowledge h2c
+//! connections, several concurrent streams on each, on the `h2` crate and a
+//! tokio current-thread runtime.
+//!
+//! Each stream slot is a local task that sends a `GET` (headers only, end of
+//! stream), awaits the response, drains its body (giving the flow-control
+//! window back), records the latency and sends the next. The `h2` crate is
+//! used directly rather than through hyper's client, which adds a dispatch
+//! channel and a task per request on top of it: the client shares the
+//! machine's cores with the servers it measures, so it should cost as little
+//! as it can.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use hdrhistogram::Histogram;
+
+use crate::rpc_client::RunResult;
+
+/// HTTP/2 connections to one server, each with `streams` concurrent
+/// requests, reused across runs.
+pub struct H2Client {
+    rt: tokio::runtime::Runtime,
+    /// Holds the connections' driver tasks between runs.
+    local: tokio::task::LocalSet,
+    senders: Vec<SendRequest<Bytes>>,
+    streams: usize,
+    uri: http::Uri,
+}
+
+/// What the stream tasks of one run share (all on this thread).
+struct Shared {
+    latency: RefCell<Histogram<u64>>,
+    /// Requests sent, and answered.
+    started: Cell<u64>,
+    done: Cell<u64>,
+    target: u64,
+    deadline: Option<Instant>,
+    finished_at: Cell<Instant>,
+}
+
+fn h2_error(e: h2::Error) -> io::Error {
+    if e.is_io() {
+        e.into_io().unwrap_or_else(|| io::Error::other("h2 I/O error"))
+    } else {
+        io::Error::other(e)
+    }
+}
+
+impl H2Client {
+    /// Opens `connections` h2c connections to `addr` (prior knowledge, with
+    /// `TCP_NODELAY`) that will ask for `path` on `streams` concurrent
+    /// streams each, and does one request per stream slot (so that set-up is
+    /// never inside a timed run).
+    ///
+    /// # Errors
+    ///
+    /// Connection or handshake errors, or a server that does not answer
+    /// `200`.
+    pub fn connect(addr: SocketAddr, connections: usize, streams: usize, path: &str) -> io::Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+        let local = tokio::task::LocalSet::new();
+        let senders = local.block_on(&rt, async {
+            let mut senders = Vec::with_capacity(connections);
+            for _ in 0..connections {
+                let tcp = tokio::net::TcpStream::connect(addr).await?;
+                tcp.set_nodelay(true)?;
+                let (sender, connection) = h2::client::handshake(tcp).await.map_err(h2_error)?;
+                tokio::task::spawn_local(async move {
+                    let _ = connection.await;
+                });
+                senders.push(sender);
+            }
+            io::Result::Ok(senders)
+        })?;
+        let uri = format!("http://{addr}{path}")
+            .parse()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad path"))?;
+        let mut client = Self {
+            rt,
+            local,
+            senders,
+            streams,
+            uri,
+        };
+        client.run_requests((connections * streams) as u64)?;
+        Ok(client)
+    }
+
+    /// Runs the closed loop for `duration` and reports what it measured.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, or a response other than `200`.
+    pub fn run_for(&mut self, duration: Duration) -> io::Result<RunResult> {
+        self.run(Some(duration), u64::MAX)
+    }
+
+    /// Runs the closed loop until `count` requests have been answered.
+    ///
+    /// # Errors
+    ///
+    /// As [`run_for`](Self::run_for).
+    pub fn run_requests(&mut self, count: u64) -> io::Result<RunResult> {
+        self.run(None, count)
+    }
+
+    fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
+        let cpu_before = crate::sys::cpu_time();
+        let start = Instant::now();
+        let shared = Rc::new(Shared {
+            latency: RefCell::new(Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")),
+            started: Cell::new(0),
+            done: Cell::new(0),
+            target,
+            deadline: duration.map(|d| start + d),
+            finished_at: Cell::new(start),
+        });
+        self.local.block_on(&self.rt, async {
+            let mut slots = Vec::with_capacity(self.senders.len() * self.streams);
+            for sender in &self.senders {
+                for _ in 0..self.streams {
+                    slots.push(tokio::task::spawn_local(stream_slot(
+                        sender.clone(),
+                        self.uri.clone(),
+                        shared.clone(),
+                    )));
+                }
+            }
+            for slot in slots {
+                slot.await.map_err(io::Error::other)??;
+            }
+            io::Result::Ok(())
+        })?;
+        let (process, thread) = crate::sys::cpu_time();
+        let client_cpu = thread.minus(&cpu_before.1);
+        let server_cpu = process.minus(&cpu_before.0).minus(&client_cpu);
+        let shared = Rc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("every slot has finished"));
+        Ok(RunResult {
+            round_trips: shared.done.get(),
+            elapsed: shared.finished_at.get() - start,
+            latency: shared.latency.into_inner(),
+            server_cpu,
+            client_cpu,
+        })
+    }
+}
+
+/// One stream slot: request after request until the run stops.
+async fn stream_slot(sender: SendRequest<Bytes>, uri: http::Uri, shared: Rc<Shared>) -> io::Result<()> {
+    let mut sender = sender;
+    loop {
+        if shared.started.get() >= shared.target || shared.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(());
+        }
+        shared.started.set(shared.started.get() + 1);
+        let sent_at = Instant::now();
+        sender = sender.ready().await.map_err(h2_error)?;
+        let request = http::Request::get(uri.clone()).body(()).map_err(io::Error::other)?;
+        let (response, _) = sender.send_request(request, true).map_err(h2_error)?;
+        let response = response.await.map_err(h2_error)?;
+        if response.status() != http::StatusCode::OK {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "status is not 200"));
+        }
+        let mut body = response.into_body();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.map_err(h2_error)?;
+            let _ = body.flow_control().release_capacity(chunk.len());
+        }
+        let now = Instant::now();
+        let _ = shared
+            .latency
+            .borrow_mut()
+            .record((now - sent_at).as_nanos().max(1) as u64);
+        shared.done.set(shared.done.get() + 1);
+        shared.finished_at.set(now);
+    }
+}

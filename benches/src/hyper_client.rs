@@ -1,0 +1,171 @@
+//! hyper's own HTTP/1.1 client as a closed-loop load client, on a tokio
+//! current-thread runtime: the yardstick for [`http1_client`](crate::http1_client).
+//!
+//! One local task per keep-alive connection sends a `GET`, awaits the
+//! response, collects its body, records the latency and sends the next.
+//! It measures what the hand-written client saves: the load client shares
+//! the machine's cores with the servers, so its CPU per request bounds what
+//! they can reach.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+
+use crate::rpc_client::RunResult;
+
+/// hyper HTTP/1.1 client connections to one server, reused across runs.
+pub struct HyperHttp1Client {
+    rt: tokio::runtime::Runtime,
+    /// Holds the connections' tasks between runs.
+    local: tokio::task::LocalSet,
+    /// Taken by the slot tasks of a run, given back at its end.
+    senders: Vec<SendRequest<Empty<Bytes>>>,
+    uri: http::Uri,
+}
+
+/// What the connection tasks of one run share (all on this thread).
+struct Shared {
+    latency: RefCell<Histogram<u64>>,
+    started: Cell<u64>,
+    done: Cell<u64>,
+    target: u64,
+    deadline: Option<Instant>,
+    finished_at: Cell<Instant>,
+}
+
+impl HyperHttp1Client {
+    /// Opens `connections` keep-alive connections to `addr` (with
+    /// `TCP_NODELAY`) that will ask for `path`, and does one request on
+    /// each.
+    ///
+    /// # Errors
+    ///
+    /// Connection or handshake errors, or a server that does not answer
+    /// `200`.
+    pub fn connect(addr: SocketAddr, connections: usize, path: &str) -> io::Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+        let local = tokio::task::LocalSet::new();
+        let senders = local.block_on(&rt, async {
+            let mut senders = Vec::with_capacity(connections);
+            for _ in 0..connections {
+                let tcp = tokio::net::TcpStream::connect(addr).await?;
+                tcp.set_nodelay(true)?;
+                let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+                    .await
+                    .map_err(io::Error::other)?;
+                tokio::task::spawn_local(async move {
+                    let _ = connection.await;
+                });
+                senders.push(sender);
+            }
+            io::Result::Ok(senders)
+        })?;
+        let uri = path
+            .parse()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad path"))?;
+        let mut client = Self {
+            rt,
+            local,
+            senders,
+            uri,
+        };
+        client.run_requests(connections as u64)?;
+        Ok(client)
+    }
+
+    /// Runs the closed loop for `duration` and reports what it measured.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, or a response other than `200`.
+    pub fn run_for(&mut self, duration: Duration) -> io::Result<RunResult> {
+        self.run(Some(duration), u64::MAX)
+    }
+
+    /// Runs the closed loop until `count` requests have been answered.
+    ///
+    /// # Errors
+    ///
+    /// As [`run_for`](Self::run_for).
+    pub fn run_requests(&mut self, count: u64) -> io::Result<RunResult> {
+        self.run(None, count)
+    }
+
+    fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
+        let cpu_before = crate::sys::cpu_time();
+        let start = Instant::now();
+        let shared = Rc::new(Shared {
+            latency: RefCell::new(Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")),
+            started: Cell::new(0),
+            done: Cell::new(0),
+            target,
+            deadline: duration.map(|d| start + d),
+            finished_at: Cell::new(start),
+        });
+        let senders = std::mem::take(&mut self.senders);
+        let uri = self.uri.clone();
+        self.senders = self.local.block_on(&self.rt, async {
+            let slots: Vec<_> = senders
+                .into_iter()
+                .map(|sender| tokio::task::spawn_local(connection_loop(sender, uri.clone(), shared.clone())))
+                .collect();
+            let mut senders = Vec::with_capacity(slots.len());
+            for slot in slots {
+                senders.push(slot.await.map_err(io::Error::other)??);
+            }
+            io::Result::Ok(senders)
+        })?;
+        let (process, thread) = crate::sys::cpu_time();
+        let client_cpu = thread.minus(&cpu_before.1);
+        let server_cpu = process.minus(&cpu_before.0).minus(&client_cpu);
+        let shared = Rc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("every connection has finished"));
+        Ok(RunResult {
+            round_trips: shared.done.get(),
+            elapsed: shared.finished_at.get() - start,
+            latency: shared.latency.into_inner(),
+            server_cpu,
+            client_cpu,
+        })
+    }
+}
+
+/// One connection: request after request until the run stops; gives the
+/// connection back.
+async fn connection_loop(
+    mut sender: SendRequest<Empty<Bytes>>,
+    uri: http::Uri,
+    shared: Rc<Shared>,
+) -> io::Result<SendRequest<Empty<Bytes>>> {
+    loop {
+        if shared.started.get() >= shared.target || shared.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(sender);
+        }
+        shared.started.set(shared.started.get() + 1);
+        let sent_at = Instant::now();
+        sender.ready().await.map_err(io::Error::other)?;
+        let request = http::Request::get(uri.clone())
+            .header(http::header::HOST, "localhost")
+            .body(Empty::new())
+            .map_err(io::Error::other)?;
+        let response = sender.send_request(request).await.map_err(io::Error::other)?;
+        if response.status() != http::StatusCode::OK {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "status is not 200"));
+        }
+        response.into_body().collect().await.map_err(io::Error::other)?;
+        let now = Instant::now();
+        let _ = shared
+            .latency
+            .borrow_mut()
+            .record((now - sent_at).as_nanos().max(1) as u64);
+        shared.done.set(shared.done.get() + 1);
+        shared.finished_at.set(now);
+    }
+}
