@@ -11,6 +11,10 @@
 //!   listener) and every connection starts hyper's graceful shutdown; on
 //!   `Closing` the connections still open are dropped (closed) and counted
 //!   in `forced`.
+//! - Each worker's relay task copies the phase into the worker's
+//!   [`LocalPhase`], which its connections read at every wake-up with no
+//!   atomic operation or lock; a connection registers its waker there once
+//!   and is woken when the phase moves.
 //! - `listeners` and `connections` count the accept loops and connection
 //!   tasks alive; a guard decrements each on drop, so a task that is
 //!   cancelled (runtime shutdown) is counted out as well.
@@ -23,14 +27,15 @@
 //! if they are not decided within the header read timeout; after that,
 //! hyper's HTTP/1 `header_read_timeout` takes over.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::error::Error as StdError;
+use std::future::poll_fn;
 use std::io;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use ::hyper::body::Body as HttpBody;
@@ -38,6 +43,7 @@ use ::hyper::rt::{Read, ReadBufCursor, Write};
 use ::hyper::service::Service;
 use ::hyper::{Request, Response};
 use hyper_util::server::conn::auto;
+use slab::Slab;
 use tokio::sync::watch;
 
 use super::service::Limit;
@@ -91,6 +97,82 @@ async fn reached(phase: &mut watch::Receiver<Phase>, target: Phase) {
     }
 }
 
+/// One worker's copy of the server's phase (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct LocalPhase {
+    phase: Cell<Phase>,
+    waiters: RefCell<Slab<Waker>>,
+}
+
+impl LocalPhase {
+    pub(crate) fn new() -> Self {
+        Self {
+            phase: Cell::new(Phase::Running),
+            waiters: RefCell::new(Slab::new()),
+        }
+    }
+
+    /// Moves the phase and wakes every connection waiting for a change.
+    fn set(&self, phase: Phase) {
+        if self.phase.replace(phase) == phase {
+            return;
+        }
+        // Woken outside the borrow: a waker may register again.
+        let wakers: Vec<Waker> = self.waiters.borrow().iter().map(|(_, w)| w.clone()).collect();
+        for w in wakers {
+            w.wake();
+        }
+    }
+}
+
+/// A connection's registration with its worker's [`LocalPhase`].
+struct PhaseWait<'a> {
+    local: &'a LocalPhase,
+    key: Option<usize>,
+}
+
+impl PhaseWait<'_> {
+    /// Ready with the phase once it is past `seen`; otherwise keeps this
+    /// task's waker registered (one slab entry, updated in place).
+    fn poll_past(&mut self, cx: &mut Context<'_>, seen: Phase) -> Poll<Phase> {
+        let now = self.local.phase.get();
+        if now > seen {
+            return Poll::Ready(now);
+        }
+        let mut waiters = self.local.waiters.borrow_mut();
+        match self.key {
+            Some(key) => {
+                let slot = &mut waiters[key];
+                if !slot.will_wake(cx.waker()) {
+                    slot.clone_from(cx.waker());
+                }
+            }
+            None => self.key = Some(waiters.insert(cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for PhaseWait<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.local.waiters.borrow_mut().remove(key);
+        }
+    }
+}
+
+/// Copies the server's phase into the worker's [`LocalPhase`] until it is
+/// `Closing` (or the [`Server`](super::Server) is gone).
+pub(crate) async fn relay_phase(mut phase: watch::Receiver<Phase>, local: Rc<Worker<impl Sized>>) {
+    loop {
+        let now = *phase.borrow_and_update();
+        local.phase.set(now);
+        if now == Phase::Closing || phase.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Counts one accept loop or connection out of `count` when dropped.
 struct CountGuard<'a>(&'a watch::Sender<usize>);
 
@@ -107,6 +189,8 @@ pub(crate) struct Worker<S> {
     pub(crate) max_body: u64,
     pub(crate) header_read_timeout: Option<Duration>,
     pub(crate) shared: Arc<Shared>,
+    /// The phase as this worker's connections see it.
+    pub(crate) phase: LocalPhase,
 }
 
 /// Accepts until the server drains or the listener breaks, and serves each
@@ -152,8 +236,11 @@ where
 {
     let shared = &worker.shared;
     let _alive = CountGuard(&shared.connections);
-    let mut draining = shared.phase.clone();
-    let mut closing = shared.phase.clone();
+    let mut phase = PhaseWait {
+        local: &worker.phase,
+        key: None,
+    };
+    let mut seen = Phase::Running;
     let decided = Rc::new(Cell::new(false));
     let io = Detect {
         stream,
@@ -167,19 +254,18 @@ where
     let mut conn = pin!(worker.builder.serve_connection(io, service));
     let mut detect_timer = worker.header_read_timeout;
     let mut deadline = pin!(roost_runtime::time::sleep(detect_timer.unwrap_or(Duration::MAX)));
-    let mut graceful = false;
     loop {
         tokio::select! {
             biased;
             // Errors (a bad request line, a reset) end this connection only;
             // hyper has already answered what deserved an answer.
             _ = conn.as_mut() => return,
-            _ = reached(&mut closing, Phase::Closing) => {
-                shared.forced.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            _ = reached(&mut draining, Phase::Draining), if !graceful => {
-                graceful = true;
+            now = poll_fn(|cx| phase.poll_past(cx, seen)) => {
+                seen = now;
+                if now == Phase::Closing {
+                    shared.forced.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
                 conn.as_mut().graceful_shutdown();
             }
             _ = deadline.as_mut(), if detect_timer.is_some() => {

@@ -311,8 +311,13 @@ impl Builder {
                     builder: config.connection_builder(),
                     max_body: config.max_body_size,
                     header_read_timeout: config.header_read_timeout,
+                    phase: conn::LocalPhase::new(),
                     shared: worker_shared,
                 });
+                drop(roost_runtime::spawn_local(conn::relay_phase(
+                    worker.shared.phase.clone(),
+                    worker.clone(),
+                )));
                 drop(roost_runtime::spawn_local(conn::accept_loop(listener, worker)));
                 Ok(())
             });
