@@ -96,6 +96,7 @@ use roost_benches::http1_client::Http1Client;
 use roost_benches::hyper_client::HyperHttp1Client;
 use roost_benches::rpc_client::RunResult;
 use roost_benches::samples::median;
+use roost_benches::settings::{core_count, workers_from_env, Settings};
 
 const H1_CONNECTIONS: usize = 64;
 const H2_CONNECTIONS: usize = 16;
@@ -108,40 +109,13 @@ const SERVERS: [&str; 3] = ["roost", "tokio-mt", "tokio-ct"];
 /// Every server, in the order of the tables.
 const ALL_SERVERS: [&str; 4] = ["roost", "roost-raw", "tokio-mt", "tokio-ct"];
 
-struct Settings {
-    quick: bool,
-    run: Duration,
-    rounds: usize,
-}
-
 fn settings() -> Settings {
-    let quick = std::env::args().any(|a| a == "--quick");
-    if quick {
-        Settings {
-            quick,
-            run: Duration::from_millis(400),
-            rounds: 5,
-        }
-    } else {
-        Settings {
-            quick,
-            run: Duration::from_secs(2),
-            rounds: 9,
-        }
-    }
+    Settings::from_args()
 }
 
 /// Server workers per runtime: `ROOST_HTTP_WORKERS`, or every allowed core.
 fn workers() -> usize {
-    std::env::var("ROOST_HTTP_WORKERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(core_count)
-}
-
-/// The cores this process may run on (2 if they cannot be read).
-fn core_count() -> usize {
-    roost_benches::cores::allowed().map_or(2, |c| c.ids().len())
+    workers_from_env("ROOST_HTTP_WORKERS")
 }
 
 fn env_is(name: &str, value: &str) -> bool {

@@ -41,46 +41,20 @@ use roost::net::{serve, BufferSource, ListenOptions, TcpStream};
 use roost::runtime::Runtime;
 use roost_benches::rpc_client::{RpcClient, RunResult};
 use roost_benches::samples::median;
+use roost_benches::settings::{core_count, workers_from_env, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 const CONNECTIONS: usize = 64;
 const PAYLOAD: usize = 64;
 
-struct Settings {
-    quick: bool,
-    run: Duration,
-    rounds: usize,
-}
-
 fn settings() -> Settings {
-    let quick = std::env::args().any(|a| a == "--quick");
-    if quick {
-        Settings {
-            quick,
-            run: Duration::from_millis(400),
-            rounds: 5,
-        }
-    } else {
-        Settings {
-            quick,
-            run: Duration::from_secs(2),
-            rounds: 9,
-        }
-    }
+    Settings::from_args()
 }
 
 /// Server workers per runtime: `ROOST_RPC_WORKERS`, or every allowed core.
 fn workers() -> usize {
-    std::env::var("ROOST_RPC_WORKERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(core_count)
-}
-
-/// The cores this process may run on (2 if they cannot be read).
-fn core_count() -> usize {
-    roost_benches::cores::allowed().map_or(2, |c| c.ids().len())
+    workers_from_env("ROOST_RPC_WORKERS")
 }
 
 /// The rr servers, in the order of the summary lines.

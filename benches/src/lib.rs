@@ -34,4 +34,5 @@ pub mod memory;
 pub mod report;
 pub mod rpc_client;
 pub mod samples;
+pub mod settings;
 mod sys;
