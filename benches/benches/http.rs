@@ -96,7 +96,7 @@ use roost_benches::http1_client::Http1Client;
 use roost_benches::hyper_client::HyperHttp1Client;
 use roost_benches::rpc_client::RunResult;
 use roost_benches::samples::median;
-use roost_benches::settings::{core_count, workers_from_env, Settings};
+use roost_benches::settings::{core_count, localhost, place_client, workers_from_env, Settings};
 
 const H1_CONNECTIONS: usize = 64;
 const H2_CONNECTIONS: usize = 16;
@@ -120,21 +120,6 @@ fn workers() -> usize {
 
 fn env_is(name: &str, value: &str) -> bool {
     std::env::var(name).is_ok_and(|v| v == value)
-}
-
-/// With fewer workers than cores, the client gets the last core to itself.
-fn place_client(workers: usize) {
-    if let Ok(cores) = roost_benches::cores::allowed() {
-        if workers < cores.ids().len() {
-            if let Some(last) = cores.ids().last() {
-                let _ = last.pin_current_thread();
-            }
-        }
-    }
-}
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
 }
 
 /// The one service every server runs (roost's server hands it its own

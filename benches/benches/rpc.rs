@@ -41,7 +41,7 @@ use roost::net::{serve, BufferSource, ListenOptions, TcpStream};
 use roost::runtime::Runtime;
 use roost_benches::rpc_client::{RpcClient, RunResult};
 use roost_benches::samples::median;
-use roost_benches::settings::{core_count, workers_from_env, Settings};
+use roost_benches::settings::{core_count, localhost, place_client, workers_from_env, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -77,21 +77,6 @@ fn median_of(results: &[(String, Vec<RunResult>)], name: &str, stat: Stat) -> f6
 /// cost nothing, throughput could not pass this many round trips/s.
 fn ceiling(cores: f64, client_us: f64, server_kernel_us: f64) -> f64 {
     cores * 1e6 / (client_us + server_kernel_us)
-}
-
-/// With fewer workers than cores, the client gets the last core to itself.
-fn place_client(workers: usize) {
-    if let Ok(cores) = roost_benches::cores::allowed() {
-        if workers < cores.ids().len() {
-            if let Some(last) = cores.ids().last() {
-                let _ = last.pin_current_thread();
-            }
-        }
-    }
-}
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
 }
 
 /// The roost servers: plain, no arena, and the two cross-core variants.

@@ -168,16 +168,7 @@ impl Http1Client {
             }
             self.ready = ready;
         }
-        let (process, thread) = crate::sys::cpu_time();
-        let client_cpu = thread.minus(&cpu_before.1);
-        let server_cpu = process.minus(&cpu_before.0).minus(&client_cpu);
-        Ok(RunResult {
-            round_trips: done,
-            elapsed: finished_at - start,
-            latency,
-            server_cpu,
-            client_cpu,
-        })
+        Ok(RunResult::measured(cpu_before, done, finished_at - start, latency))
     }
 
     /// Reads what connection `i` has; true once its whole response is in.

@@ -123,17 +123,13 @@ impl HyperHttp1Client {
             }
             io::Result::Ok(senders)
         })?;
-        let (process, thread) = crate::sys::cpu_time();
-        let client_cpu = thread.minus(&cpu_before.1);
-        let server_cpu = process.minus(&cpu_before.0).minus(&client_cpu);
         let shared = Rc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("every connection has finished"));
-        Ok(RunResult {
-            round_trips: shared.done.get(),
-            elapsed: shared.finished_at.get() - start,
-            latency: shared.latency.into_inner(),
-            server_cpu,
-            client_cpu,
-        })
+        Ok(RunResult::measured(
+            cpu_before,
+            shared.done.get(),
+            shared.finished_at.get() - start,
+            shared.latency.into_inner(),
+        ))
     }
 }
 

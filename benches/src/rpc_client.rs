@@ -33,6 +33,27 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// What a client thread measured since `cpu_before` (taken with
+    /// `crate::sys::cpu_time()` when its run started): the servers' CPU is
+    /// the process's minus this thread's.
+    pub(crate) fn measured(
+        cpu_before: (CpuTime, CpuTime),
+        round_trips: u64,
+        elapsed: Duration,
+        latency: Histogram<u64>,
+    ) -> Self {
+        let (process, thread) = crate::sys::cpu_time();
+        let client_cpu = thread.minus(&cpu_before.1);
+        let server_cpu = process.minus(&cpu_before.0).minus(&client_cpu);
+        Self {
+            round_trips,
+            elapsed,
+            latency,
+            server_cpu,
+            client_cpu,
+        }
+    }
+
     /// Round trips per second.
     pub fn throughput(&self) -> f64 {
         self.round_trips as f64 / self.elapsed.as_secs_f64()
@@ -209,16 +230,7 @@ impl RpcClient {
             }
             self.ready = ready;
         }
-        let (process, thread) = crate::sys::cpu_time();
-        let client_cpu = thread.minus(&cpu_before.1);
-        let server_cpu = process.minus(&cpu_before.0).minus(&client_cpu);
-        Ok(RunResult {
-            round_trips: done,
-            elapsed: finished_at - start,
-            latency,
-            server_cpu,
-            client_cpu,
-        })
+        Ok(RunResult::measured(cpu_before, done, finished_at - start, latency))
     }
 
     fn start_request(&mut self, i: usize) -> io::Result<()> {

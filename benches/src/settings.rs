@@ -1,5 +1,6 @@
 //! What every interleaved network benchmark (rpc, http) reads from its
-//! command line and environment: quick or full mode, and how many workers.
+//! command line and environment (quick or full mode, how many workers),
+//! and where its client and servers sit.
 
 use std::time::Duration;
 
@@ -47,4 +48,21 @@ pub fn workers_from_env(var: &str) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(core_count)
+}
+
+/// With fewer server workers than cores, pins the calling (client) thread
+/// to the last core, so that it has a core to itself.
+pub fn place_client(workers: usize) {
+    if let Ok(cores) = crate::cores::allowed() {
+        if workers < cores.ids().len() {
+            if let Some(last) = cores.ids().last() {
+                let _ = last.pin_current_thread();
+            }
+        }
+    }
+}
+
+/// Loopback, any port: where every server of a run listens.
+pub fn localhost() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 0))
 }
