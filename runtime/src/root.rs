@@ -147,12 +147,21 @@ struct Guest {
     ctx: Context,
     poll: mio::Poll,
     events: Events,
-    runtime: Arc<RuntimeShared>,
     /// Its entry in `RuntimeShared::guests`.
     key: usize,
 }
 
 impl Guest {
+    /// The runtime whose loop this is (its context's handle).
+    fn runtime(&self) -> &Arc<RuntimeShared> {
+        &self
+            .ctx
+            .handle
+            .as_ref()
+            .expect("a guest has its runtime's handle")
+            .shared
+    }
+
     fn new(handle: &Handle) -> io::Result<Self> {
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
@@ -168,7 +177,6 @@ impl Guest {
             ctx,
             events: Events::with_capacity(handle.shared.loop_config.events_capacity.min(256)),
             poll,
-            runtime: handle.shared.clone(),
             key,
         })
     }
@@ -182,7 +190,7 @@ impl Drop for Guest {
         // afterwards); then sockets that outlive it get errors, not hangs.
         context::enter_over(&self.ctx, || self.ctx.core.shutdown());
         self.ctx.stop_reactor();
-        self.runtime
+        self.runtime()
             .guests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -207,7 +215,7 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> Result<F::Outpu
     }
     let mine = GUEST.with(|g| g.borrow_mut().take());
     let mut guest = match mine {
-        Some(g) if Arc::ptr_eq(&g.runtime, &handle.shared) => g,
+        Some(g) if Arc::ptr_eq(g.runtime(), &handle.shared) => g,
         other => {
             // Another runtime's guest (or none): drop it first, then make ours.
             drop(other);
@@ -238,7 +246,7 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> Result<F::Outpu
 pub(crate) fn drop_guest(runtime: &Arc<RuntimeShared>) {
     let guest = GUEST.with(|g| {
         let mut g = g.borrow_mut();
-        if g.as_ref().is_some_and(|guest| Arc::ptr_eq(&guest.runtime, runtime)) {
+        if g.as_ref().is_some_and(|guest| Arc::ptr_eq(guest.runtime(), runtime)) {
             g.take()
         } else {
             None
