@@ -18,6 +18,7 @@ use std::ptr;
 use std::rc::Rc;
 
 use crate::handle::Handle;
+use crate::io::fault::ReactorFaults;
 use crate::io::IoDriver;
 use crate::loom::sync::Arc;
 use crate::sched::core::Core;
@@ -39,11 +40,12 @@ impl Context {
     /// `poll` as its reactor.
     pub(crate) fn new(shared: Arc<WorkerShared>, handle: &Handle, poll: &mio::Poll) -> std::io::Result<Self> {
         let registry = poll.registry().try_clone()?;
+        let faults = ReactorFaults::new(shared.clone(), handle.shared.reactor_faults.clone());
         Ok(Self {
             core: Core::new(shared, handle.shared.workers.to_vec().into_boxed_slice()),
             handle: Some(handle.clone()),
             timers: RefCell::new(TimerDriver::new()),
-            io: Some(Rc::new(IoDriver::new(registry))),
+            io: Some(Rc::new(IoDriver::new(registry, faults))),
         })
     }
 

@@ -11,6 +11,13 @@ pub enum SpawnError {
     Shutdown,
     /// `spawn_local` outside a worker thread, or `spawn` with no runtime.
     NoRuntime,
+    /// `spawn_on` a worker that stopped while the runtime runs on (its
+    /// reactor failed for good; see
+    /// [`Handle::reactor_faults`](crate::Handle::reactor_faults)).
+    WorkerStopped {
+        /// The stopped worker's index.
+        worker: usize,
+    },
     /// `spawn_on` with a worker index out of range.
     NoSuchWorker {
         /// The index asked for.
@@ -25,6 +32,7 @@ impl fmt::Display for SpawnError {
         match self {
             SpawnError::Shutdown => f.write_str("the roost runtime is shutting down"),
             SpawnError::NoRuntime => f.write_str("not on a roost worker thread"),
+            SpawnError::WorkerStopped { worker } => write!(f, "roost worker {worker} has stopped (its reactor failed)"),
             SpawnError::NoSuchWorker { worker, workers } => {
                 write!(
                     f,
@@ -53,7 +61,9 @@ pub enum BlockOnError {
     /// The runtime is shutting down: the future was refused or cancelled.
     Shutdown,
     /// The calling thread's event loop could not be made (its reactor:
-    /// for example, the process is out of file descriptors).
+    /// for example, the process is out of file descriptors), or its reactor
+    /// failed for good while the future ran (the future was dropped; see
+    /// [`Handle::reactor_faults`](crate::Handle::reactor_faults)).
     Io(io::ErrorKind),
 }
 
@@ -65,7 +75,7 @@ impl fmt::Display for BlockOnError {
                  `.await` the future (or spawn it) instead",
             ),
             BlockOnError::Shutdown => f.write_str("block_on: the roost runtime is shutting down"),
-            BlockOnError::Io(kind) => write!(f, "block_on: could not set up the thread's event loop: {kind}"),
+            BlockOnError::Io(kind) => write!(f, "block_on: the thread's event loop has no working reactor: {kind}"),
         }
     }
 }

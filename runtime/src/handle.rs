@@ -11,6 +11,7 @@ use std::fmt;
 use std::future::Future;
 
 use crate::context;
+use crate::io::ReactorFault;
 use crate::loom::sync::Arc;
 use crate::metrics::{RuntimeMetrics, WorkerMetrics};
 use crate::runtime::{RuntimeShared, RUNNING};
@@ -105,7 +106,8 @@ impl Handle {
     /// proxy for load anyway. Work that must stay on the current core uses
     /// [`spawn_local`](crate::spawn_local); work for a given core,
     /// [`spawn_on`](Self::spawn_on). A spawn that lands on the calling
-    /// worker takes the local path (no inbox).
+    /// worker takes the local path (no inbox). Workers that stopped on a
+    /// reactor failure are passed over.
     ///
     /// If the runtime is shutting down, the future is dropped at once and
     /// the handle yields a cancelled [`JoinError`]; use
@@ -115,7 +117,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let worker = next_worker(self.worker_count());
+        let worker = self.next_live_worker();
         self.spawn_on(worker, future)
     }
 
@@ -129,8 +131,22 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let worker = next_worker(self.worker_count());
+        let worker = self.next_live_worker();
         self.try_spawn_on(worker, future)
+    }
+
+    /// The next worker in this thread's round-robin order, passing over
+    /// workers that stopped on a reactor failure (while one is left).
+    fn next_live_worker(&self) -> usize {
+        let n = self.worker_count();
+        let mut worker = next_worker(n);
+        for _ in 1..n {
+            if self.shared.workers[worker].metrics.reactor_stopped.get() == 0 {
+                break;
+            }
+            worker = next_worker(n);
+        }
+        worker
     }
 
     /// Spawns a `Send` future on worker `worker`.
@@ -156,7 +172,9 @@ impl Handle {
     ///
     /// # Errors
     ///
-    /// [`SpawnError::NoSuchWorker`] or [`SpawnError::Shutdown`].
+    /// [`SpawnError::NoSuchWorker`], [`SpawnError::Shutdown`], or
+    /// [`SpawnError::WorkerStopped`] if that worker stopped on a reactor
+    /// failure.
     pub fn try_spawn_on<F>(&self, worker: usize, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
     where
         F: Future + Send + 'static,
@@ -208,7 +226,13 @@ impl Handle {
             raw::release(ptr);
             JoinHandle::from_raw(ptr)
         };
-        Err((SpawnError::Shutdown, Some(handle)))
+        let error = if self.is_shutting_down() {
+            SpawnError::Shutdown
+        } else {
+            // Gone while the runtime runs on: its reactor failed for good.
+            SpawnError::WorkerStopped { worker }
+        };
+        Err((error, Some(handle)))
     }
 
     /// Runs `f` once on every worker (as a task on each), for per-core setup
@@ -383,6 +407,15 @@ impl Handle {
             Ok(rx) => self.spawn(crate::blocking::receive(rx)),
             Err(e) => self.spawn(async move { panic!("roost: spawn_blocking could not run the closure: {e}") }),
         }
+    }
+
+    /// The event loops (workers, and threads in `block_on`) whose reactor
+    /// failed at least once, each with its latest error and whether it
+    /// gave up and stopped; empty while every reactor is healthy. See
+    /// [`ReactorFault`] and the fault rules in
+    /// [`MAX_REACTOR_RETRIES`](crate::io::MAX_REACTOR_RETRIES).
+    pub fn reactor_faults(&self) -> Vec<ReactorFault> {
+        self.shared.reactor_faults.snapshot()
     }
 
     /// A snapshot of every worker's metrics.

@@ -37,6 +37,9 @@ pub(crate) struct WorkerMetricsCells {
     pub(crate) live_tasks: Counter,
     pub(crate) timers: Counter,
     pub(crate) io_sources: Counter,
+    pub(crate) reactor_errors: Counter,
+    /// 1 once the worker's reactor failed for good.
+    pub(crate) reactor_stopped: Counter,
 }
 
 /// A snapshot of one worker's counters.
@@ -79,6 +82,11 @@ pub struct WorkerMetrics {
     /// includes the moments the worker yields its core to other threads
     /// while it watches, so it is an upper bound on the CPU the spin used.
     pub spin_nanos: u64,
+    /// Failed waits of the worker's reactor (`epoll_wait` errors other
+    /// than `EINTR`; see [`Handle::reactor_faults`](crate::Handle::reactor_faults)).
+    pub reactor_errors: u64,
+    /// Whether the worker's reactor failed for good and the worker stopped.
+    pub reactor_stopped: bool,
     /// The worker's arena, once it is installed.
     pub arena: Option<ArenaStats>,
 }
@@ -97,6 +105,8 @@ impl WorkerMetrics {
             parks: cells.parks.get(),
             ticks: cells.ticks.get(),
             spin_nanos: cells.spin_nanos.get(),
+            reactor_errors: cells.reactor_errors.get(),
+            reactor_stopped: cells.reactor_stopped.get() != 0,
             arena,
         }
     }

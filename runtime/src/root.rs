@@ -235,10 +235,13 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> Result<F::Outpu
     if done {
         // Kept, panic or not: the loop itself is in order.
         GUEST.with(|g| *g.borrow_mut() = Some(guest));
+        return root.take_output().ok_or(BlockOnError::Shutdown);
     }
-    // Not done: the runtime is shutting down; the guest is dropped here,
-    // cancelling its tasks.
-    root.take_output().ok_or(BlockOnError::Shutdown)
+    // Not done: the runtime is shutting down, or the loop's reactor failed
+    // for good (see `io/fault.rs`); the guest is dropped here, cancelling
+    // its tasks, and the next `block_on` makes a fresh one.
+    let failed = guest.ctx.io.as_ref().and_then(|io| io.faults.stopped());
+    Err(failed.map_or(BlockOnError::Shutdown, BlockOnError::Io))
 }
 
 /// Drops this thread's guest of `runtime`, if it has one (its runtime is

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use crate::blocking::pool::BlockingPool;
 use crate::handle::Handle;
+use crate::io::fault::FaultLog;
+use crate::io::ReactorFault;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Condvar, Mutex};
 use crate::loom::thread;
@@ -47,6 +49,8 @@ pub(crate) struct RuntimeShared {
     /// The `block_on` loops of this runtime alive on some thread (see
     /// `root.rs`), nudged with the workers when the state changes.
     pub(crate) guests: std::sync::Mutex<slab::Slab<Arc<WorkerShared>>>,
+    /// Failures of the event loops' reactors (see `io/fault.rs`).
+    pub(crate) reactor_faults: std::sync::Arc<FaultLog>,
 }
 
 impl RuntimeShared {
@@ -54,6 +58,7 @@ impl RuntimeShared {
         Self {
             loop_config,
             guests: std::sync::Mutex::new(slab::Slab::new()),
+            reactor_faults: std::sync::Arc::default(),
             blocking: std::sync::Arc::new(blocking),
             workers,
             state: AtomicUsize::new(RUNNING),
@@ -194,6 +199,11 @@ impl Runtime {
     /// The number of workers.
     pub fn worker_count(&self) -> usize {
         self.handle.worker_count()
+    }
+
+    /// The event loops whose reactor failed (see [`Handle::reactor_faults`]).
+    pub fn reactor_faults(&self) -> Vec<ReactorFault> {
+        self.handle.reactor_faults()
     }
 
     /// Runs `future` to completion on the calling thread, which drives an

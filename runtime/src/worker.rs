@@ -24,6 +24,7 @@
 //! worker (see `sched/inbox.rs`).
 
 use std::io;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
@@ -32,6 +33,7 @@ use roost_alloc::{Arena, ArenaConfig, InstallError};
 use crate::compat;
 use crate::context::{self, Context};
 use crate::handle::Handle;
+use crate::io::fault::AfterWait;
 use crate::io::IoDriver;
 use crate::loom::sync::{mpsc, Arc};
 use crate::loom::thread;
@@ -180,7 +182,7 @@ pub(crate) trait Root {
 }
 
 /// The event loop. Returns `true` when `root` completed, `false` when the
-/// runtime's shutdown ended it.
+/// runtime's shutdown (or a reactor that failed for good) ended it.
 pub(crate) fn run(
     ctx: &Context,
     poll: &mut Poll,
@@ -220,8 +222,8 @@ pub(crate) fn run(
         // say) set the flag without nudging: look at it before sleeping.
         let root_woken = || root.as_deref().is_some_and(|r| r.is_woken());
         if core.has_runnable() || !core.shared.inbox.is_empty() || root_woken() {
-            if io.has_sources() {
-                poll_io(poll, events, io, Some(Duration::ZERO));
+            if io.has_sources() && poll_io(poll, events, io, Some(Duration::ZERO)).is_break() {
+                return false;
             }
         } else if flush_and_spin(core, lp.spin, poll, events, io, &root_woken) {
             // Work arrived while spinning: no sleep, no syscall for anyone.
@@ -230,7 +232,9 @@ pub(crate) fn run(
         } else if core.shared.inbox.try_sleep() {
             let timeout = ctx.timers.borrow().timeout(Instant::now());
             core.stats.parks.set(core.stats.parks.get() + 1);
-            poll_io(poll, events, io, timeout);
+            if poll_io(poll, events, io, timeout).is_break() {
+                return false;
+            }
         }
     }
 }
@@ -298,7 +302,11 @@ fn spin_for_work(
             // And look at the sockets too, so that spinning never delays
             // I/O by more than one of these rounds.
             if io.has_sources() {
-                poll_io(poll, events, io, Some(Duration::ZERO));
+                if poll_io(poll, events, io, Some(Duration::ZERO)).is_break() {
+                    // Nothing found: the sleep path meets the failure again
+                    // and stops the loop.
+                    return false;
+                }
                 if core.has_runnable() || root_woken() {
                     return true;
                 }
@@ -331,17 +339,25 @@ fn fire_timers(ctx: &Context) {
     ctx.timers.borrow_mut().recycle(fired);
 }
 
-fn poll_io(poll: &mut Poll, events: &mut Events, io: &IoDriver, timeout: Option<Duration>) {
+/// Waits for I/O events (up to `timeout`) and dispatches them. Returns
+/// `Break` when the reactor failed for good and the loop must stop (see
+/// `io/fault.rs`: failures are reported and retried first).
+fn poll_io(poll: &mut Poll, events: &mut Events, io: &IoDriver, timeout: Option<Duration>) -> ControlFlow<()> {
     // A timeout that is not a whole number of milliseconds is rounded up by
     // mio, so a timer is never woken for early.
-    match poll.poll(events, timeout) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => return,
-        Err(e) => panic!("roost worker: epoll_wait failed: {e}"),
+    let waited = match io.faults.take_injected() {
+        Some(injected) => Err(injected),
+        None => poll.poll(events, timeout),
+    };
+    match io.faults.after_wait(waited) {
+        AfterWait::Dispatch => {}
+        AfterWait::Retry => return ControlFlow::Continue(()),
+        AfterWait::Stop => return ControlFlow::Break(()),
     }
     for event in events.iter() {
         if event.token() != WAKER_TOKEN {
             io.dispatch(event);
         }
     }
+    ControlFlow::Continue(())
 }

@@ -23,6 +23,7 @@
 //!   lives; the registration deregisters its source and removes the entry
 //!   when dropped.
 
+pub(crate) mod fault;
 mod registration;
 
 use std::cell::{Cell, RefCell};
@@ -31,6 +32,9 @@ use std::task::Waker;
 
 use slab::Slab;
 
+#[doc(hidden)]
+pub use fault::__inject_poll_errors;
+pub use fault::{ReactorFault, MAX_REACTOR_BACKOFF, MAX_REACTOR_RETRIES};
 pub use registration::Registration;
 
 pub(crate) const READ: u8 = 1;
@@ -83,14 +87,17 @@ pub(crate) struct IoDriver {
     /// `block_on`) gets an error instead of waiting for events that can no
     /// longer come.
     pub(crate) alive: Cell<bool>,
+    /// What happens when this reactor's wait fails (see `fault.rs`).
+    pub(crate) faults: fault::ReactorFaults,
 }
 
 impl IoDriver {
-    pub(crate) fn new(registry: mio::Registry) -> Self {
+    pub(crate) fn new(registry: mio::Registry, faults: fault::ReactorFaults) -> Self {
         Self {
             registry,
             entries: RefCell::new(Slab::new()),
             alive: Cell::new(true),
+            faults,
         }
     }
 

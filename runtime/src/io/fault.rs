@@ -1,0 +1,239 @@
+//! Reactor faults: what an event loop does when its `epoll_wait` fails,
+//! and how the failure is reported.
+//!
+//! `EINTR` is not a fault (the loop simply goes round again). Any other
+//! error of the reactor's wait is:
+//!
+//! 1. counted in the loop's metrics ([`WorkerMetrics::reactor_errors`]),
+//!    written to stderr (one line per error) and recorded in the runtime's
+//!    fault list ([`Handle::reactor_faults`]);
+//! 2. retried after a pause that doubles from 1 ms, up to
+//!    [`MAX_REACTOR_RETRIES`] consecutive failures; a successful wait
+//!    resets the count, so a worker whose reactor recovers goes on serving;
+//! 3. past that, the loop stops for good: a worker cancels its tasks
+//!    (their `JoinHandle`s resolve as cancelled, so nothing waits on it
+//!    forever), closes its inbox (later spawns on it are refused) and
+//!    exits, while the other workers keep running; a `block_on` loop ends
+//!    its `block_on` with [`BlockOnError::Io`](crate::BlockOnError::Io).
+//!
+//! The OS gives no way to make `epoll_wait` fail on demand (short of
+//! corrupting the descriptor, which would take the whole process down
+//! with it), so tests inject errors with [`__inject_poll_errors`]: the
+//! next waits of the current thread's loop return that error instead of
+//! calling `epoll_wait`, through the same handling as a real failure.
+//!
+//! # Invariants
+//!
+//! - [`ReactorFaults`] belongs to one event loop and is touched only by its
+//!   thread (plain `Cell`s); what other threads read goes through the
+//!   worker's metrics cells and the runtime's [`FaultLog`].
+//! - The fault log is not part of any loom model (loom models run without a
+//!   reactor) and orders nothing: a plain `std` mutex, as the blocking
+//!   pool's statistics are.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use crate::loom::sync::Arc;
+use crate::sched::WorkerShared;
+
+/// Consecutive failed waits after which an event loop gives up and stops.
+pub const MAX_REACTOR_RETRIES: u32 = 8;
+
+/// The first pause after a failed wait; it doubles with each consecutive
+/// failure, up to [`MAX_REACTOR_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(1);
+
+/// The longest pause between two retries of a failing wait.
+pub const MAX_REACTOR_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A failure of one event loop's reactor, as recorded by the runtime.
+///
+/// # Examples
+///
+/// ```
+/// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
+/// // A healthy runtime has no faults to report.
+/// assert!(rt.handle().reactor_faults().is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReactorFault {
+    /// The worker whose reactor failed; `None` for a `block_on` loop.
+    pub worker: Option<usize>,
+    /// Failed waits of that loop so far (transient and final).
+    pub errors: u64,
+    /// The kind of the latest error.
+    pub kind: io::ErrorKind,
+    /// The OS error code of the latest error, if it had one.
+    pub os_error: Option<i32>,
+    /// The latest error, as text.
+    pub message: String,
+    /// Whether the loop gave up and stopped (its tasks were cancelled).
+    pub stopped: bool,
+}
+
+impl ReactorFault {
+    /// The latest error as an `io::Error` (same kind, same text).
+    pub fn error(&self) -> io::Error {
+        io::Error::new(self.kind, self.to_string())
+    }
+}
+
+impl fmt::Display for ReactorFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.worker {
+            Some(w) => write!(f, "roost worker {w}")?,
+            None => f.write_str("roost block_on loop")?,
+        }
+        write!(f, ": epoll_wait failed: {}", self.message)?;
+        if self.stopped {
+            f.write_str(" (gave up: the loop stopped)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The runtime's record of reactor faults: one entry per event loop whose
+/// reactor failed at least once, with its latest error.
+#[derive(Default)]
+pub(crate) struct FaultLog {
+    entries: std::sync::Mutex<Vec<ReactorFault>>,
+}
+
+impl FaultLog {
+    fn record(&self, fault: ReactorFault) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.iter_mut().find(|e| e.worker == fault.worker) {
+            Some(entry) => *entry = fault,
+            None => entries.push(fault),
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<ReactorFault> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// What the event loop does after a wait.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterWait {
+    /// Events (if any) are in the buffer: dispatch them.
+    Dispatch,
+    /// No events this time (interrupted, or a failure that will be
+    /// retried): go round the loop again.
+    Retry,
+    /// The reactor failed for good: the loop must stop.
+    Stop,
+}
+
+/// One event loop's fault state (see the module docs).
+pub(crate) struct ReactorFaults {
+    shared: Arc<WorkerShared>,
+    log: std::sync::Arc<FaultLog>,
+    consecutive: Cell<u32>,
+    errors: Cell<u64>,
+    /// Injected errors still to come: errno and count.
+    injected: Cell<Option<(i32, u32)>>,
+    /// The kind of the error the loop stopped on.
+    stopped: Cell<Option<io::ErrorKind>>,
+}
+
+impl ReactorFaults {
+    pub(crate) fn new(shared: Arc<WorkerShared>, log: std::sync::Arc<FaultLog>) -> Self {
+        Self {
+            shared,
+            log,
+            consecutive: Cell::new(0),
+            errors: Cell::new(0),
+            injected: Cell::new(None),
+            stopped: Cell::new(None),
+        }
+    }
+
+    /// An injected error for this wait, if one is pending.
+    pub(crate) fn take_injected(&self) -> Option<io::Error> {
+        let (errno, left) = self.injected.get()?;
+        self.injected.set((left > 1).then_some((errno, left - 1)));
+        Some(io::Error::from_raw_os_error(errno))
+    }
+
+    fn inject(&self, errno: i32, count: u32) {
+        self.injected.set((count > 0).then_some((errno, count)));
+    }
+
+    /// The kind of the error the loop stopped on, if it did.
+    pub(crate) fn stopped(&self) -> Option<io::ErrorKind> {
+        self.stopped.get()
+    }
+
+    /// Judges the result of one wait; on a failure, reports it and pauses
+    /// before the retry (see the module docs).
+    pub(crate) fn after_wait(&self, result: io::Result<()>) -> AfterWait {
+        if self.stopped.get().is_some() {
+            // Given up already: whatever this wait gave, the loop stops.
+            return AfterWait::Stop;
+        }
+        let error = match result {
+            Ok(()) => {
+                self.consecutive.set(0);
+                return AfterWait::Dispatch;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return AfterWait::Retry,
+            Err(e) => e,
+        };
+        let attempt = self.consecutive.get() + 1;
+        self.consecutive.set(attempt);
+        self.errors.set(self.errors.get() + 1);
+        self.shared.metrics.reactor_errors.set(self.errors.get());
+        let give_up = attempt >= MAX_REACTOR_RETRIES;
+        let worker = (self.shared.index != crate::root::GUEST_INDEX).then_some(self.shared.index);
+        let fault = ReactorFault {
+            worker,
+            errors: self.errors.get(),
+            kind: error.kind(),
+            os_error: error.raw_os_error(),
+            message: error.to_string(),
+            stopped: give_up,
+        };
+        if give_up {
+            eprintln!("{fault}: {attempt} consecutive failures; its tasks are cancelled");
+            self.stopped.set(Some(error.kind()));
+            self.shared.metrics.reactor_stopped.set(1);
+            self.log.record(fault);
+            return AfterWait::Stop;
+        }
+        let pause = FIRST_BACKOFF
+            .saturating_mul(1 << (attempt - 1).min(16))
+            .min(MAX_REACTOR_BACKOFF);
+        eprintln!("{fault} (failure {attempt} of at most {MAX_REACTOR_RETRIES}); retrying in {pause:?}");
+        self.log.record(fault);
+        // The loop has no working reactor to sleep in: pause the thread.
+        // Remote wakes wait for the pause's end, which is bounded.
+        std::thread::sleep(pause);
+        AfterWait::Retry
+    }
+}
+
+/// Makes the next `count` reactor waits of the current thread's event loop
+/// (worker or `block_on` loop) fail with OS error `errno` instead of
+/// calling `epoll_wait`, through the same handling as a real failure (see
+/// the module docs). `count == 0` cancels a pending injection. For tests of
+/// the fault paths only.
+///
+/// # Errors
+///
+/// `Other` off a roost event loop.
+#[doc(hidden)]
+pub fn __inject_poll_errors(errno: i32, count: u32) -> io::Result<()> {
+    crate::context::with_current(|ctx| match ctx.and_then(|c| c.io.as_ref()) {
+        Some(io) => {
+            io.faults.inject(errno, count);
+            Ok(())
+        }
+        None => Err(io::Error::other("not on a roost event loop")),
+    })
+}
