@@ -14,6 +14,14 @@
 //! - The registry holds weak references: it never keeps a stream alive, and
 //!   a stream removes its entry when dropped.
 //! - Everything here is touched only by the worker that owns the streams.
+//! - `sweeping` is set while a sweeper task of this thread may run, and is
+//!   cleared however that task ends: it finds no stream left, it is
+//!   cancelled, or its spawn is refused (a worker shutting down, a
+//!   `block_on` loop whose runtime shuts down): a guard inside the task's
+//!   future clears it when the future is dropped, polled or not. A flag
+//!   left set would leave every later stream of the thread unswept. Each
+//!   sweeper has a generation, so that the late drop of an old one never
+//!   clears the flag of its successor.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -30,6 +38,8 @@ struct Registry {
     streams: RefCell<Slab<Weak<StreamInner>>>,
     release_after: Cell<Duration>,
     sweeping: Cell<bool>,
+    /// The generation of the latest sweeper spawned.
+    generation: Cell<u64>,
 }
 
 thread_local! {
@@ -38,6 +48,7 @@ thread_local! {
             streams: RefCell::new(Slab::new()),
             release_after: Cell::new(DEFAULT_IDLE_RELEASE),
             sweeping: Cell::new(false),
+            generation: Cell::new(0),
         }
     };
 }
@@ -63,7 +74,12 @@ pub(crate) fn register(stream: &Rc<StreamInner>) -> IdleKey {
         let key = r.streams.borrow_mut().insert(Rc::downgrade(stream));
         if !r.sweeping.get() {
             r.sweeping.set(true);
-            drop(roost_runtime::spawn_local(sweep()));
+            let generation = r.generation.get().wrapping_add(1);
+            r.generation.set(generation);
+            // Refused (the worker or its runtime is shutting down): the
+            // future is dropped unpolled and its guard clears the flag, so
+            // the thread's next stream tries again.
+            let _ = roost_runtime::try_spawn_local(sweep(SweeperGuard(generation)));
         }
         IdleKey(key)
     })
@@ -103,7 +119,30 @@ fn sweep_once() -> bool {
     })
 }
 
-async fn sweep() {
+/// Clears `sweeping` when its sweeper's future is dropped, unless a newer
+/// sweeper was spawned meanwhile.
+struct SweeperGuard(u64);
+
+impl Drop for SweeperGuard {
+    fn drop(&mut self) {
+        // The registry may be gone already when the thread exits.
+        let _ = REGISTRY.try_with(|r| {
+            if r.generation.get() == self.0 {
+                r.sweeping.set(false);
+            }
+        });
+    }
+}
+
+/// Whether a sweeper is running (or about to) for the current thread's
+/// streams. For tests.
+#[doc(hidden)]
+pub fn __sweeping() -> bool {
+    REGISTRY.with(|r| r.sweeping.get())
+}
+
+async fn sweep(guard: SweeperGuard) {
+    let _guard = guard;
     loop {
         roost_runtime::time::sleep(idle_release() / 2).await;
         if !sweep_once() {
