@@ -12,47 +12,43 @@
 //!   keeps the closed state sticky: clearing readiness never hides it. This
 //!   saves the `EAGAIN` read that would otherwise follow every request.
 //!   (Datagram sockets must not do this: see `udp`.)
-//! - Nothing here reads bytes the kernel has not written: a `ReadBuf`'s
-//!   unfilled part is handed to `read(2)`, which only writes, and only what
-//!   it reports written is marked initialised.
+//! - Nothing here reads bytes the kernel has not written, nor hands them
+//!   to code that may: a `ReadBuf`'s unfilled part goes to `read(2)` as raw
+//!   memory (never as `&mut [u8]` to `std::io::Read`), and only what it
+//!   reports written is marked initialised.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Write};
+use std::os::fd::AsRawFd;
 use std::task::{ready, Context, Poll};
 
 use mio::event::Source;
 use roost_runtime::io::Registration;
 use tokio::io::ReadBuf;
 
-/// Reads into `buf` once the socket is readable.
-pub(crate) fn poll_read<S>(reg: &Registration<S>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
-where
-    S: Source,
-    for<'a> &'a S: Read,
-{
-    let want = buf.len();
-    let n = ready!(reg.poll_read_io(cx, |mut s| s.read(buf)))?;
-    if n > 0 && n < want {
-        // Drained: skip the `EAGAIN` read that would otherwise follow.
-        reg.clear_read_ready();
-    }
-    Poll::Ready(Ok(n))
-}
+use crate::sys;
 
-/// [`poll_read`] into the unfilled part of a `ReadBuf` (`AsyncRead`).
+/// Reads into the unfilled part of a `ReadBuf` (`AsyncRead`) once the
+/// socket is readable: one `read(2)` into the possibly uninitialised
+/// memory (see `sys/read.rs`), then only what the kernel wrote is marked
+/// initialised and filled.
 pub(crate) fn poll_read_buf<S>(
     reg: &Registration<S>,
     cx: &mut Context<'_>,
     buf: &mut ReadBuf<'_>,
 ) -> Poll<io::Result<()>>
 where
-    S: Source,
-    for<'a> &'a S: Read,
+    S: Source + AsRawFd,
 {
-    // SAFETY: `read` only writes into the slice (it never reads it, nor
-    // de-initialises it), and we only advance `filled` over what it wrote.
-    let unfilled = unsafe { &mut *(buf.unfilled_mut() as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
-    let n = ready!(poll_read(reg, cx, unfilled))?;
-    // SAFETY: the kernel initialised `n` bytes.
+    // SAFETY: the slice goes only to `read_uninit`, which writes into it and
+    // never de-initialises a byte; we mark initialised only what it wrote.
+    let unfilled = unsafe { buf.unfilled_mut() };
+    let want = unfilled.len();
+    let n = ready!(reg.poll_read_io(cx, |s| sys::read_uninit(s.as_raw_fd(), &mut *unfilled)))?;
+    if n > 0 && n < want {
+        // Drained: skip the `EAGAIN` read that would otherwise follow.
+        reg.clear_read_ready();
+    }
+    // SAFETY: the kernel initialised the first `n` bytes of the unfilled part.
     unsafe { buf.assume_init(n) };
     buf.advance(n);
     Poll::Ready(Ok(()))

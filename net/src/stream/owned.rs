@@ -7,13 +7,15 @@
 //! buffer that is still reachable elsewhere.
 
 use std::future::poll_fn;
-use std::io::{self, IoSlice, Read};
+use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
 use std::task::{ready, Context, Poll};
 
 use roost_alloc::{ArenaBytes, ArenaBytesMut, ReuseSlot};
 
 use super::{StreamInner, TcpStream};
 use crate::idle;
+use crate::sys;
 use crate::BufferSource;
 
 /// The default size of a [`TcpStream::recv`] buffer.
@@ -32,11 +34,9 @@ impl StreamInner {
         ready!(self.reg.poll_read_ready(cx))?;
         let mut buf = self.new_buffer(&self.rx_slot, self.recv_size.get());
         loop {
-            let spare = buf.spare_capacity_mut();
-            // SAFETY: `read` only writes into the slice, and we never read the
-            // uninitialised bytes: `set_len` below covers exactly what it wrote.
-            let spare: &mut [u8] = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
-            match self.io().read(spare) {
+            // Into the spare capacity as raw memory (see `sys/read.rs`):
+            // `set_len` below covers exactly what the kernel wrote.
+            match sys::read_uninit(self.io().as_raw_fd(), buf.spare_capacity_mut()) {
                 Ok(0) => {
                     self.park_unused(buf, &self.rx_slot);
                     return Poll::Ready(Ok(None));

@@ -2,7 +2,9 @@
 //!
 //! - `linux.rs`: the reuseport CPU-steering program (Linux only; elsewhere
 //!   `attach_cpu_steering` says `Unsupported`);
-//! - `peer_cred.rs`: the credentials of a Unix socket's peer.
+//! - `peer_cred.rs`: the credentials of a Unix socket's peer;
+//! - `read.rs`: `read(2)` into uninitialised memory (which
+//!   `std::io::Read` may not be given).
 //!
 //! Everything else goes through socket2 and mio.
 
@@ -11,6 +13,9 @@
 
 mod peer_cred;
 pub(crate) use peer_cred::peer_cred;
+
+mod read;
+pub(crate) use read::read_uninit;
 
 #[cfg(target_os = "linux")]
 mod linux;
