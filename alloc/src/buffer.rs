@@ -169,6 +169,18 @@ impl ArenaBytesMut {
 
     /// Makes room for at least `additional` more bytes, moving the contents to
     /// a larger block from the current thread's arena if this one is too small.
+    ///
+    /// The move keeps the buffer's reuse-slot attachment (see
+    /// [`attach_slot`](Self::attach_slot)) when it happens on the block's
+    /// home thread and the larger block comes from the arena: a buffer taken
+    /// from a stream's slot and grown still parks in that slot when it is
+    /// dropped elsewhere, so growing a request does not cost the stream its
+    /// reuse. Moved on another thread, the larger block belongs to that
+    /// thread's arena, and a slot is its stream's home core's cache: the
+    /// new block is then not attached (a slot must not hand the home core a
+    /// foreign block to receive into). A block from the global allocator is
+    /// never attached (as `attach_slot` refuses it). The old block is
+    /// released as any dropped handle's (parked in its slot if that applies).
     #[inline]
     pub fn reserve(&mut self, additional: usize) {
         if self.cap - self.len >= additional {
@@ -177,20 +189,34 @@ impl ArenaBytesMut {
         // The slow half takes the window by value, not `&mut self`: a handle
         // whose address escapes into a call lives on the stack in every
         // caller, and moving it afterwards costs a store-forwarding stall.
-        *self = Self::copied_to_larger(self.ptr, self.len, self.cap, additional);
+        *self = Self::copied_to_larger(self.meta, self.ptr, self.len, self.cap, additional);
     }
 
     /// The slow half of [`reserve`](Self::reserve): a larger buffer holding a
-    /// copy of the `len` filled bytes at `ptr`.
+    /// copy of the `len` filled bytes at `ptr`, on the slot of `meta` (the
+    /// caller's block) where `reserve` says so.
     #[cold]
     #[inline(never)]
-    fn copied_to_larger(ptr: NonNull<u8>, len: usize, cap: usize, additional: usize) -> Self {
+    fn copied_to_larger(meta: NonNull<BlockMeta>, ptr: NonNull<u8>, len: usize, cap: usize, additional: usize) -> Self {
         let needed = len.checked_add(additional).expect("buffer capacity overflow");
         let mut bigger = Self::with_capacity(needed.max(cap.saturating_mul(2)));
         // SAFETY: `ptr` is valid for `len` filled bytes (the caller's window),
         // `bigger` has room for them, and the two blocks are distinct.
         unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), bigger.ptr.as_ptr(), len) };
         bigger.len = len;
+        // SAFETY: the caller's handle keeps the old meta alive. Its `slot` is
+        // written only through a unique handle (attach, detach) or once no
+        // handle is left (release): not while the caller holds this one,
+        // unless the caller's is the unique one, and the caller is here.
+        let slot = unsafe { meta.as_ref() }.slot.get();
+        if !slot.is_null() && !bigger.is_global() && arena::is_home(meta) && bigger.is_home() {
+            // SAFETY: the old block's `slot` field owns a count, alive while
+            // the caller's handle is; the new count is the new block's.
+            unsafe { SlotShared::acquire_ref_raw(slot) };
+            // SAFETY: a fresh, unique block: its `slot` is null and nobody
+            // else can reach it.
+            unsafe { bigger.meta.as_ref() }.slot.set(slot);
+        }
         bigger
     }
 

@@ -47,6 +47,18 @@ pub(crate) struct SlotShared {
 }
 
 impl SlotShared {
+    /// Adds a count, for a block being attached to the slot that another
+    /// block's `slot` field names.
+    ///
+    /// # Safety
+    ///
+    /// Someone holds a count on `slot` for the duration of the call (the
+    /// caller's handle on a block attached to it, say).
+    pub(crate) unsafe fn acquire_ref_raw(slot: *const SlotShared) {
+        // SAFETY: that count keeps it alive.
+        unsafe { (*slot).refs.fetch_add(1, Ordering::Relaxed) };
+    }
+
     /// Drops one count; frees the slot with the last.
     ///
     /// # Safety

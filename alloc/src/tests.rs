@@ -400,3 +400,81 @@ fn drain_notifier_fires_at_half_the_cap() {
     .unwrap();
     assert_eq!(calls.load(Ordering::Relaxed), 1);
 }
+
+#[test]
+fn reserve_on_the_home_thread_keeps_the_slot_attachment() {
+    on_fresh_thread(|monitor| {
+        let slot = ReuseSlot::new();
+        let mut buf = slot.take_or_alloc(512);
+        buf.extend_from_slice(&[7; 512]);
+        // Past the capacity: the contents move to a larger block.
+        buf.extend_from_slice(b"more");
+        assert!(buf.capacity() > 512);
+        assert_eq!(buf.len(), 516);
+        let addr = buf.as_ptr();
+        // The old block went home to the free list (dropped at home), not
+        // into the slot.
+        assert!(!slot.is_parked());
+        // Dropped elsewhere, the grown buffer parks in the slot it came from.
+        thread::spawn(move || drop(buf)).join().unwrap();
+        assert!(slot.is_parked());
+        let again = slot.take_or_alloc(512);
+        assert_eq!(again.as_ptr(), addr);
+        assert!(again.capacity() > 512);
+        drop(again);
+        drop(slot);
+        let stats = settle(&monitor);
+        assert_eq!(stats.in_use_bytes, 0);
+        assert_eq!(stats.parked_bytes, 0);
+    });
+}
+
+#[test]
+fn reserve_on_another_thread_leaves_the_larger_block_unattached() {
+    on_fresh_thread(|monitor| {
+        let slot = ReuseSlot::new();
+        let mut buf = slot.take_or_alloc(512);
+        buf.extend_from_slice(&[1; 512]);
+        let buf = thread::spawn(move || {
+            buf.extend_from_slice(b"grown away from home");
+            assert!(buf.is_home(), "the larger block is this thread's");
+            buf
+        })
+        .join()
+        .unwrap();
+        // The old block was dropped off its home: it parked in its slot.
+        assert!(slot.is_parked());
+        assert!(slot.release_parked());
+        // The foreign block does not park in the home core's slot when it
+        // is dropped off its own home (here), it goes back to its arena.
+        assert!(!buf.is_home());
+        assert_eq!(&buf[512..], b"grown away from home");
+        drop(buf);
+        assert!(!slot.is_parked());
+        drop(slot);
+        let stats = settle(&monitor);
+        assert_eq!(stats.in_use_bytes, 0);
+    });
+}
+
+#[test]
+fn reserve_of_a_split_buffer_keeps_its_slot_on_the_new_block_only() {
+    on_fresh_thread(|monitor| {
+        let slot = ReuseSlot::new();
+        let mut buf = slot.take_or_alloc(512);
+        buf.extend_from_slice(&[3; 100]);
+        let head = buf.split_to(10);
+        // The rest grows past its window: it moves, the block stays shared
+        // with `head`, and the new block is attached to the same slot.
+        buf.extend_from_slice(&[4; 600]);
+        assert!(buf.is_unique());
+        thread::spawn(move || drop(buf)).join().unwrap();
+        assert!(slot.is_parked());
+        assert!(slot.release_parked());
+        drop(head);
+        drop(slot);
+        let stats = settle(&monitor);
+        assert_eq!(stats.in_use_bytes, 0);
+        assert_eq!(stats.parked_bytes, 0);
+    });
+}
