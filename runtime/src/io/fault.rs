@@ -237,3 +237,72 @@ pub fn __inject_poll_errors(errno: i32, count: u32) -> io::Result<()> {
         None => Err(io::Error::other("not on a roost event loop")),
     })
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::Runtime;
+
+    fn runtime() -> Runtime {
+        // No tokio compatibility: its process-wide background thread is
+        // never joined, which Miri reports as a leak.
+        Runtime::builder()
+            .worker_threads(1)
+            .pin_workers(false)
+            .tokio_compat(false)
+            .build()
+            .expect("runtime")
+    }
+
+    /// Small enough for Miri: a real worker, its epoll loop, a timer.
+    #[test]
+    fn a_worker_recovers_from_a_few_failed_waits() {
+        let rt = runtime();
+        rt.block_on(rt.handle().spawn_on(0, async {
+            __inject_poll_errors(libc::EINVAL, 2).unwrap();
+        }))
+        .unwrap();
+        // The idle worker goes on waiting: both failures come, then none.
+        while rt.reactor_faults().first().map_or(0, |f| f.errors) < 2 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let task = rt.handle().spawn_on(0, async {
+            crate::time::sleep(Duration::from_millis(1)).await;
+            crate::current_worker()
+        });
+        assert_eq!(rt.block_on(task).unwrap(), Some(0));
+        let faults = rt.reactor_faults();
+        assert_eq!(faults.len(), 1, "{faults:?}");
+        assert_eq!(faults[0].worker, Some(0));
+        assert_eq!(faults[0].errors, 2);
+        assert!(!faults[0].stopped);
+        assert_eq!(rt.handle().metrics().workers[0].reactor_errors, 2);
+    }
+
+    #[test]
+    fn interrupted_waits_are_not_faults() {
+        let rt = runtime();
+        let task = rt.handle().spawn_on(0, async {
+            __inject_poll_errors(libc::EINTR, 3).unwrap();
+            crate::time::sleep(Duration::from_millis(1)).await;
+        });
+        rt.block_on(task).unwrap();
+        // Once the worker has been through the three (it keeps waiting).
+        let drained = rt.handle().spawn_on(0, async {
+            loop {
+                let pending = crate::context::with_current(|ctx| {
+                    ctx.and_then(|c| c.io.as_ref()).map_or(0, |io| io.faults.injected.get().map_or(0, |(_, n)| n))
+                });
+                if pending == 0 {
+                    return;
+                }
+                crate::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        rt.block_on(drained).unwrap();
+        assert!(rt.reactor_faults().is_empty());
+        assert_eq!(rt.handle().metrics().workers[0].reactor_errors, 0);
+    }
+}
