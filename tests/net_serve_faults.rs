@@ -65,8 +65,11 @@ fn inject_on(rt: &Runtime, worker: usize, errno: i32, count: u32) {
 }
 
 fn pending_on(rt: &Runtime, worker: usize) -> u32 {
-    rt.block_on(rt.handle().spawn_on(worker, async { roost_net::__pending_accept_errors() }))
-        .unwrap()
+    rt.block_on(
+        rt.handle()
+            .spawn_on(worker, async { roost_net::__pending_accept_errors() }),
+    )
+    .unwrap()
 }
 
 #[test]

@@ -75,11 +75,7 @@ fn a_few_failed_waits_are_reported_and_the_worker_recovers() {
         }))
         .unwrap();
         wait_for_fault(rt.handle(), Some(1), |f| f.errors == u64::from(failures));
-        let fault = rt
-            .reactor_faults()
-            .into_iter()
-            .find(|f| f.worker == Some(1))
-            .unwrap();
+        let fault = rt.reactor_faults().into_iter().find(|f| f.worker == Some(1)).unwrap();
         assert!(!fault.stopped, "{fault}");
         assert_eq!(fault.os_error, Some(libc::EINVAL));
         assert_eq!(fault.kind, std::io::ErrorKind::InvalidInput);

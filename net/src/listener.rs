@@ -263,7 +263,11 @@ impl TcpListener {
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         loop {
-            let error = match self.reg.read_io(|l| take_injected_accept_error().map_or_else(|| l.accept(), Err)).await {
+            let error = match self
+                .reg
+                .read_io(|l| take_injected_accept_error().map_or_else(|| l.accept(), Err))
+                .await
+            {
                 Ok((io, peer)) => match self.set_up(io) {
                     Ok(stream) => {
                         self.backoff.set(Duration::ZERO);

@@ -158,7 +158,10 @@ impl Drop for LoopEnd {
                     worker: self.worker,
                     kind: io::ErrorKind::Other,
                     os_error: None,
-                    message: format!("worker {} stopped accepting: its accept loop was cancelled", self.worker),
+                    message: format!(
+                        "worker {} stopped accepting: its accept loop was cancelled",
+                        self.worker
+                    ),
                 },
             }
         });

@@ -140,6 +140,9 @@ impl Handle {
     fn next_live_worker(&self) -> usize {
         let n = self.worker_count();
         let mut worker = next_worker(n);
+        if !self.shared.reactor_faults.any_stopped() {
+            return worker;
+        }
         for _ in 1..n {
             if self.shared.workers[worker].metrics.reactor_stopped.get() == 0 {
                 break;

@@ -28,8 +28,8 @@
 //!   thread (plain `Cell`s); what other threads read goes through the
 //!   worker's metrics cells and the runtime's [`FaultLog`].
 //! - The fault log is not part of any loom model (loom models run without a
-//!   reactor) and orders nothing: a plain `std` mutex, as the blocking
-//!   pool's statistics are.
+//!   reactor) and orders nothing: a plain `std` mutex and a `core` atomic
+//!   flag, as the metrics are (see `loom.rs`'s exceptions).
 
 use std::cell::Cell;
 use std::fmt;
@@ -101,9 +101,18 @@ impl fmt::Display for ReactorFault {
 #[derive(Default)]
 pub(crate) struct FaultLog {
     entries: std::sync::Mutex<Vec<ReactorFault>>,
+    /// Set once any worker stopped: until then spawns need not look at
+    /// each worker's state (which would read cache lines their owners
+    /// write every tick).
+    any_stopped: std::sync::atomic::AtomicBool,
 }
 
 impl FaultLog {
+    /// Whether any worker of the runtime stopped on a reactor failure.
+    pub(crate) fn any_stopped(&self) -> bool {
+        self.any_stopped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn record(&self, fault: ReactorFault) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.iter_mut().find(|e| e.worker == fault.worker) {
@@ -203,6 +212,9 @@ impl ReactorFaults {
             eprintln!("{fault}: {attempt} consecutive failures; its tasks are cancelled");
             self.stopped.set(Some(error.kind()));
             self.shared.metrics.reactor_stopped.set(1);
+            if worker.is_some() {
+                self.log.any_stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             self.log.record(fault);
             return AfterWait::Stop;
         }
@@ -293,7 +305,8 @@ mod tests {
         let drained = rt.handle().spawn_on(0, async {
             loop {
                 let pending = crate::context::with_current(|ctx| {
-                    ctx.and_then(|c| c.io.as_ref()).map_or(0, |io| io.faults.injected.get().map_or(0, |(_, n)| n))
+                    ctx.and_then(|c| c.io.as_ref())
+                        .map_or(0, |io| io.faults.injected.get().map_or(0, |(_, n)| n))
                 });
                 if pending == 0 {
                     return;
