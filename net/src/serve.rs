@@ -194,6 +194,23 @@ impl Server {
     /// # Errors
     ///
     /// The first [`AcceptFailure`], as an `io::Error` of the same kind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roost_net::{serve, ListenOptions};
+    ///
+    /// let rt = roost_runtime::Runtime::builder().worker_threads(2).pin_workers(false).build().unwrap();
+    /// let serving = serve(rt.handle(), "127.0.0.1:0".parse().unwrap(), ListenOptions::new(), |_stream| async {});
+    /// let server = rt.block_on(serving).unwrap();
+    /// assert!(server.check().is_ok());
+    /// assert_eq!(server.accepting_workers(), 2);
+    /// // Stopping is no failure: every loop ended, none on an error.
+    /// server.stop();
+    /// rt.block_on(server.wait()).unwrap();
+    /// assert_eq!(server.accepting_workers(), 0);
+    /// assert!(server.failures().is_empty());
+    /// ```
     pub fn wait(&self) -> impl Future<Output = io::Result<()>> + Send + 'static {
         let state = self.state.clone();
         poll_fn(move |cx| {
@@ -233,6 +250,14 @@ impl Server {
         self.state.lock().running
     }
 }
+
+/// A `Server` may be asked from any thread, and its failures sent: both
+/// are `Send + Sync`.
+const _: () = {
+    const fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Server>();
+    send_and_sync::<AcceptFailure>();
+};
 
 /// Binds `addr` once per worker with `SO_REUSEPORT` and serves every accepted
 /// connection with `handler`, on the worker that accepted it.

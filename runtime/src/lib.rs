@@ -111,6 +111,7 @@ fn assert_send_sync() {
     both::<SpawnError>();
     both::<BlockOnError>();
     both::<RuntimeMetrics>();
+    both::<io::ReactorFault>();
     fn send<T: Send>() {}
     send::<Runtime>();
 }
