@@ -165,3 +165,22 @@ fn injecting_off_an_event_loop_is_an_error() {
     let err = __inject_poll_errors(libc::EINVAL, 1).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::Other);
 }
+
+#[test]
+fn exactly_the_retry_limit_of_failures_stops_the_worker() {
+    watchdog(LIMIT, "worker stopped at the limit", || {
+        let rt = runtime(2);
+        let stranded = rt.handle().spawn_on(1, std::future::pending::<()>());
+        // No injected error is left once the loop gives up: it must stop
+        // without one more (real, unbounded) wait.
+        rt.block_on(rt.handle().spawn_on(1, async {
+            __inject_poll_errors(libc::EINVAL, MAX_REACTOR_RETRIES).unwrap();
+        }))
+        .unwrap();
+        assert!(rt.block_on(stranded).unwrap_err().is_cancelled());
+        let faults = rt.reactor_faults();
+        assert!(faults[0].stopped);
+        assert_eq!(faults[0].errors, u64::from(MAX_REACTOR_RETRIES));
+        echo_through(&rt, 0);
+    });
+}

@@ -345,11 +345,7 @@ fn fire_timers(ctx: &Context) {
 fn poll_io(poll: &mut Poll, events: &mut Events, io: &IoDriver, timeout: Option<Duration>) -> ControlFlow<()> {
     // A timeout that is not a whole number of milliseconds is rounded up by
     // mio, so a timer is never woken for early.
-    let waited = match io.faults.take_injected() {
-        Some(injected) => Err(injected),
-        None => poll.poll(events, timeout),
-    };
-    match io.faults.after_wait(waited) {
+    match io.faults.wait(|| poll.poll(events, timeout)) {
         AfterWait::Dispatch => {}
         AfterWait::Retry => return ControlFlow::Continue(()),
         AfterWait::Stop => return ControlFlow::Break(()),

@@ -163,8 +163,23 @@ impl ReactorFaults {
         }
     }
 
+    /// Runs one reactor wait (`wait`, the `epoll_wait`) unless the loop
+    /// stopped already or an error is injected for it, and judges what it
+    /// gave (see the module docs).
+    pub(crate) fn wait(&self, wait: impl FnOnce() -> io::Result<()>) -> AfterWait {
+        if self.stopped.get().is_some() {
+            // Given up already: no more waiting (it could block for good).
+            return AfterWait::Stop;
+        }
+        let result = match self.take_injected() {
+            Some(injected) => Err(injected),
+            None => wait(),
+        };
+        self.after_wait(result)
+    }
+
     /// An injected error for this wait, if one is pending.
-    pub(crate) fn take_injected(&self) -> Option<io::Error> {
+    fn take_injected(&self) -> Option<io::Error> {
         let (errno, left) = self.injected.get()?;
         self.injected.set((left > 1).then_some((errno, left - 1)));
         Some(io::Error::from_raw_os_error(errno))
@@ -181,11 +196,7 @@ impl ReactorFaults {
 
     /// Judges the result of one wait; on a failure, reports it and pauses
     /// before the retry (see the module docs).
-    pub(crate) fn after_wait(&self, result: io::Result<()>) -> AfterWait {
-        if self.stopped.get().is_some() {
-            // Given up already: whatever this wait gave, the loop stops.
-            return AfterWait::Stop;
-        }
+    fn after_wait(&self, result: io::Result<()>) -> AfterWait {
         let error = match result {
             Ok(()) => {
                 self.consecutive.set(0);
