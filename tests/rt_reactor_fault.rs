@@ -184,3 +184,16 @@ fn exactly_the_retry_limit_of_failures_stops_the_worker() {
         echo_through(&rt, 0);
     });
 }
+
+#[test]
+fn builder_run_whose_worker_0_stops_returns_the_reactor_error() {
+    watchdog(LIMIT, "Builder::run on a failing reactor", || {
+        let ended = Runtime::builder().worker_threads(2).pin_workers(false).run(async {
+            __inject_poll_errors(libc::EINVAL, u32::MAX).unwrap();
+            std::future::pending::<()>().await;
+        });
+        let err = ended.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("worker 0"), "{err}");
+    });
+}

@@ -240,7 +240,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// As for [`build`](Self::build).
+    /// As for [`build`](Self::build); the reactor's error if worker 0 (this
+    /// thread) stopped on a reactor failure before the future completed
+    /// (see [`Handle::reactor_faults`](crate::Handle::reactor_faults)).
     ///
     /// # Panics
     ///
@@ -281,10 +283,18 @@ impl Builder {
         }
         let _unpin = Unpin(pinned);
         let result = worker::main(config, poll, handle, None, Some(&mut root));
+        // Worker 0 may have stopped on its reactor's failure (`io/fault.rs`):
+        // that is then the error, rather than a shutdown nobody asked for.
+        let stopped = runtime
+            .reactor_faults()
+            .into_iter()
+            .find(|f| f.worker == Some(0) && f.stopped);
         drop(runtime);
         result?;
-        root.take_output()
-            .ok_or_else(|| io::Error::other("roost: the runtime shut down before the main future completed"))
+        root.take_output().ok_or_else(|| match stopped {
+            Some(fault) => fault.error(),
+            None => io::Error::other("roost: the runtime shut down before the main future completed"),
+        })
     }
 
     /// Builds the runtime; with `host_first`, worker 0 is not started but

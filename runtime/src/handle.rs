@@ -415,8 +415,7 @@ impl Handle {
     /// The event loops (workers, and threads in `block_on`) whose reactor
     /// failed at least once, each with its latest error and whether it
     /// gave up and stopped; empty while every reactor is healthy. See
-    /// [`ReactorFault`] and the fault rules in
-    /// [`MAX_REACTOR_RETRIES`](crate::io::MAX_REACTOR_RETRIES).
+    /// [`ReactorFault`] for what a loop does when its reactor fails.
     pub fn reactor_faults(&self) -> Vec<ReactorFault> {
         self.shared.reactor_faults.snapshot()
     }

@@ -51,6 +51,19 @@ pub const MAX_REACTOR_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A failure of one event loop's reactor, as recorded by the runtime.
 ///
+/// When a worker's (or a `block_on` loop's) `epoll_wait` fails with
+/// anything but `EINTR`, the loop counts it
+/// ([`WorkerMetrics::reactor_errors`](crate::WorkerMetrics::reactor_errors)),
+/// writes a line to stderr, records it here
+/// ([`Handle::reactor_faults`](crate::Handle::reactor_faults)) and retries
+/// after a pause that doubles from 1 ms (at most
+/// [`MAX_REACTOR_BACKOFF`]); a successful wait resets the count. After
+/// [`MAX_REACTOR_RETRIES`] consecutive failures it gives up: a worker
+/// cancels its tasks (their `JoinHandle`s resolve as cancelled), refuses
+/// further spawns ([`SpawnError::WorkerStopped`](crate::SpawnError::WorkerStopped);
+/// round-robin spawns pass it over) and exits while the other workers run
+/// on; a `block_on` ends with [`BlockOnError::Io`](crate::BlockOnError::Io).
+///
 /// # Examples
 ///
 /// ```
