@@ -2,6 +2,9 @@
 //!
 //! - [`cores`]: the cores this process may run on, read once, and pinning a
 //!   thread to one of them.
+//! - [`counters`]: what a server's threads cost per operation, counted
+//!   (perf events, syscalls, CPU time, allocations through
+//!   [`counting_alloc`]).
 //! - [`memory`]: the process's resident memory, now and at its peak.
 //! - [`handoff`]: a two-thread pipeline that makes items on one pinned core
 //!   and consumes them on another, through a bounded single-producer,
@@ -25,6 +28,8 @@
 extern crate roost_runtime;
 
 pub mod cores;
+pub mod counters;
+pub mod counting_alloc;
 pub mod global_alloc;
 pub mod h2_client;
 pub mod handoff;

@@ -40,6 +40,8 @@ pub(crate) struct LocalStats {
     pub(crate) parks: Cell<u64>,
     pub(crate) ticks: Cell<u64>,
     pub(crate) spin_nanos: Cell<u64>,
+    pub(crate) spin_hits: Cell<u64>,
+    pub(crate) spin_misses: Cell<u64>,
 }
 
 #[inline]
@@ -424,6 +426,8 @@ impl Core {
         m.parks.set(s.parks.get());
         m.ticks.set(s.ticks.get());
         m.spin_nanos.set(s.spin_nanos.get());
+        m.spin_hits.set(s.spin_hits.get());
+        m.spin_misses.set(s.spin_misses.get());
         m.live_tasks.set(self.live_tasks() as u64);
     }
 }
