@@ -59,8 +59,9 @@ use criterion::{BenchmarkId, Criterion};
 use roost::alloc::ArenaBytesMut;
 use roost::net::{serve, BufferSource, ListenOptions, TcpStream};
 use roost::runtime::Runtime;
-use roost_benches::counters::{costs_line, register_current_thread, Costs, Counters};
+use roost_benches::counters::{register_current_thread, Counters};
 use roost_benches::counting_alloc::CountingAlloc;
+use roost_benches::interleave::{interleaved, median_of, print_costs, Runs, Stat};
 use roost_benches::rpc_client::{RpcClient, RunResult};
 use roost_benches::samples::median;
 use roost_benches::settings::{core_count, localhost, place_client, workers_from_env, Settings};
@@ -85,31 +86,6 @@ fn workers() -> usize {
 
 /// The rr servers, in the order of the summary lines.
 const RR_SERVERS: [&str; 4] = ["roost", "roost-noarena", "tokio-mt", "tokio-ct"];
-
-/// One figure of a run.
-type Stat = fn(&RunResult) -> f64;
-
-/// One server's runs in a case: what the client measured, and what the
-/// server's threads were counted to cost per round trip.
-struct Runs {
-    name: &'static str,
-    runs: Vec<RunResult>,
-    costs: Vec<Costs>,
-}
-
-/// The median of `stat` over `name`'s runs; NaN for a server left out with
-/// `ROOST_RPC_ONLY`.
-fn median_of(results: &[Runs], name: &str, stat: Stat) -> f64 {
-    results.iter().find(|r| r.name == name).map_or(f64::NAN, |r| {
-        median(&mut r.runs.iter().map(stat).collect::<Vec<_>>()).unwrap_or(f64::NAN)
-    })
-}
-
-/// The counted-costs line of a case, servers in the order of `results`.
-fn print_costs(label: &str, results: &[Runs]) {
-    let costs: Vec<(&str, Costs)> = results.iter().map(|r| (r.name, Costs::median(&r.costs))).collect();
-    println!("{}", costs_line(label, "round trip", &costs));
-}
 
 /// What the host leaves to win: each round trip costs the client its CPU
 /// and the server at least its kernel time (two socket calls on loopback,
@@ -273,33 +249,7 @@ fn start_tokio_ct_per_core(workers: usize) -> io::Result<SocketAddr> {
     Ok(addr)
 }
 
-struct Subject {
-    name: &'static str,
-    client: RpcClient,
-    counters: Counters,
-}
-
-/// The costs the counters saw over one client run.
-fn counted(subject: &mut Subject, run: impl FnOnce(&mut RpcClient) -> io::Result<RunResult>) -> (RunResult, Costs) {
-    let before = subject.counters.sample();
-    let result = run(&mut subject.client).expect("run");
-    let after = subject.counters.sample();
-    let costs = Costs::per_op(&before, &after, result.round_trips);
-    (result, costs)
-}
-
-/// The threads of each server group once they have all started (tokio's
-/// start asynchronously).
-fn counters_for(group: &'static str, threads: usize) -> Counters {
-    for _ in 0..5000 {
-        let counters = Counters::for_group(group);
-        if counters.threads() >= threads {
-            return counters;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    Counters::for_group(group)
-}
+type Subject = roost_benches::interleave::Subject<RpcClient>;
 
 fn main() {
     let settings = settings();
@@ -346,7 +296,7 @@ fn main() {
     let connect = |name, group, addr| Subject {
         name,
         client: RpcClient::connect(addr, CONNECTIONS, PAYLOAD).expect("connect"),
-        counters: counters_for(group, workers),
+        counters: Counters::wait_for_group(group, workers),
     };
     let mut rr = vec![
         connect("roost", "roost", roost_addr),
@@ -362,7 +312,7 @@ fn main() {
         name,
         client: RpcClient::connect_with(addr, CONNECTIONS, Box::new(kv::KvWorkload::new(CONNECTIONS)))
             .expect("connect"),
-        counters: counters_for(group, workers),
+        counters: Counters::wait_for_group(group, workers),
     };
     let mut sharded = vec![
         kv_connect("roost", "roost", kv_addrs.0),
@@ -509,16 +459,16 @@ fn main() {
         );
     }
     println!();
-    print_costs("rr 64 B x 64", &rr_results);
+    print_costs("rr 64 B x 64", "round trip", &rr_results);
     if !open_results.is_empty() {
-        print_costs(&format!("open loop 64 B x 64 at {rate:.0}/s"), &open_results);
+        print_costs(
+            &format!("open loop 64 B x 64 at {rate:.0}/s"),
+            "round trip",
+            &open_results,
+        );
     }
-    if !cross_results.is_empty() {
-        print_costs("cross-core 64 B x 64", &cross_results);
-    }
-    if !sharded_results.is_empty() {
-        print_costs("sharded 64 B x 64", &sharded_results);
-    }
+    print_costs("cross-core 64 B x 64", "round trip", &cross_results);
+    print_costs("sharded 64 B x 64", "round trip", &sharded_results);
     println!();
     let metrics = rt.handle().metrics();
     for w in &metrics.workers {
@@ -541,32 +491,6 @@ fn main() {
             );
         }
     }
-}
-
-/// Runs every subject `settings.rounds` times with `run`, rotating the
-/// order every round, and counts each run's costs.
-fn interleaved(
-    subjects: &mut [Subject],
-    settings: &Settings,
-    run: impl Fn(&mut RpcClient) -> io::Result<RunResult>,
-) -> Vec<Runs> {
-    let mut results: Vec<Runs> = subjects
-        .iter()
-        .map(|s| Runs {
-            name: s.name,
-            runs: Vec::new(),
-            costs: Vec::new(),
-        })
-        .collect();
-    for round in 0..settings.rounds {
-        for k in 0..subjects.len() {
-            let i = (k + round) % subjects.len();
-            let (result, costs) = counted(&mut subjects[i], &run);
-            results[i].runs.push(result);
-            results[i].costs.push(costs);
-        }
-    }
-    results
 }
 
 fn print_table(title: &str, results: &[Runs]) {

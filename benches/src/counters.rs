@@ -130,6 +130,24 @@ impl Counters {
         }
     }
 
+    /// As [`for_group`](Self::for_group), once `threads` threads have
+    /// joined the group (tokio's start asynchronously), or after 5 s.
+    pub fn wait_for_group(name: &'static str, threads: usize) -> Self {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let joined = THREADS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .filter(|(n, _, _)| *n == name)
+                .count();
+            if joined >= threads || std::time::Instant::now() >= deadline {
+                return Self::for_group(name);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// The group's name.
     pub fn name(&self) -> &'static str {
         self.name
