@@ -11,21 +11,25 @@
 //!   and sends the buffer to the worker that owns the key (`key % workers`),
 //!   whose shard task copies a value into a reply buffer of its own arena
 //!   and drops the request there (a remote free); the connection's worker
-//!   sends the reply (another remote free, on the way back). Channels are
-//!   tokio's bounded `mpsc`, one per shard and one per connection for the
-//!   replies, made once.
+//!   sends the reply (another remote free, on the way back). The hand-offs
+//!   allocate nothing: a bounded queue per shard (a `Mutex<VecDeque>` made
+//!   at its full size, and the shard task's `AtomicWaker`) and a one-reply
+//!   mailbox per connection, made when it opens.
 //! - tokio-mt, as a tokio user writes it: tokio-util's
 //!   `LengthDelimitedCodec` on each connection, one shard task per worker
 //!   thread owning a `HashMap<u64, Bytes>` (a `SET` keeps a slice of the
 //!   request, a `GET` answers with a clone of the stored `Bytes`), requests
 //!   sent to the shard's `mpsc` with a `oneshot` for the answer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use bytes::Bytes;
+use futures::task::AtomicWaker;
 use futures::{SinkExt, StreamExt};
 use roost::alloc::ArenaBytesMut;
 use roost::net::{serve, BufferSource, ListenOptions, Server, TcpStream};
@@ -33,6 +37,7 @@ use roost::runtime::Runtime;
 use roost_benches::rpc_client::Workload;
 use roost_benches::settings::localhost;
 use tokio::sync::{mpsc, oneshot};
+
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use super::rpc;
@@ -119,18 +124,66 @@ impl Workload for KvWorkload {
     }
 }
 
-/// A request on its way to its shard, and where the answer goes.
-type Job = (ArenaBytesMut, mpsc::Sender<ArenaBytesMut>);
+/// Requests a shard may hold: more than the connections of a run, which
+/// have one request in flight each (a connection that finds its shard full
+/// is closed).
+const QUEUE: usize = 4096;
 
-/// The roost sharded store: one shard task per worker, fed by a channel.
+/// A bounded queue with one consumer task, woken by each push.
+struct Queue<T> {
+    items: Mutex<VecDeque<T>>,
+    consumer: AtomicWaker,
+}
+
+impl<T> Queue<T> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            items: Mutex::new(VecDeque::with_capacity(capacity)),
+            consumer: AtomicWaker::new(),
+        }
+    }
+
+    /// Adds `item` unless the queue is full (its capacity is never grown).
+    fn push(&self, item: T) -> Result<(), T> {
+        {
+            let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+            if items.len() == items.capacity() {
+                return Err(item);
+            }
+            items.push_back(item);
+        }
+        self.consumer.wake();
+        Ok(())
+    }
+
+    /// The oldest item, once there is one (one consumer at a time).
+    async fn pop(&self) -> T {
+        poll_fn(|cx| {
+            let take = || self.items.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+            if let Some(item) = take() {
+                return Poll::Ready(item);
+            }
+            self.consumer.register(cx.waker());
+            // A push between the look and the registration woke nobody.
+            take().map_or(Poll::Pending, Poll::Ready)
+        })
+        .await
+    }
+}
+
+/// A request on its way to its shard, and the mailbox of its connection.
+type Job = (ArenaBytesMut, Arc<Queue<ArenaBytesMut>>);
+
+/// The roost sharded store: one shard task per worker, fed by a queue.
 pub fn start_roost(rt: &Runtime, buffers: BufferSource) -> io::Result<Server> {
     let n = rt.worker_count();
-    let shards: Arc<Vec<mpsc::Sender<Job>>> = Arc::new(
+    let shards: Arc<Vec<Arc<Queue<Job>>>> = Arc::new(
         (0..n)
             .map(|w| {
-                let (tx, rx) = mpsc::channel::<Job>(1024);
-                rt.handle().spawn_on(w, shard(w as u64, n as u64, rx, buffers));
-                tx
+                let queue = Arc::new(Queue::new(QUEUE));
+                rt.handle()
+                    .spawn_on(w, shard(w as u64, n as u64, queue.clone(), buffers));
+                queue
             })
             .collect(),
     );
@@ -147,12 +200,13 @@ pub fn start_roost(rt: &Runtime, buffers: BufferSource) -> io::Result<Server> {
     ))
 }
 
-async fn shard(index: u64, shards: u64, mut jobs: mpsc::Receiver<Job>, buffers: BufferSource) {
+async fn shard(index: u64, shards: u64, jobs: Arc<Queue<Job>>, buffers: BufferSource) {
     let mut store: HashMap<u64, [u8; VALUE]> = (0..KEYS)
         .filter(|k| k % shards == index)
         .map(|k| (k, initial_value(k)))
         .collect();
-    while let Some((request, reply)) = jobs.recv().await {
+    loop {
+        let (request, mailbox) = jobs.pop().await;
         // The connection checked the request: a known key, a valid form.
         let answer = match parse(&request[PREFIX..]) {
             Ok(Request::Get(key)) => store.get(&key).map_or(&[][..], |v| &v[..]),
@@ -172,14 +226,15 @@ async fn shard(index: u64, shards: u64, mut jobs: mpsc::Receiver<Job>, buffers: 
         response.extend_from_slice(answer);
         // The request is dropped here, on the shard's worker.
         drop(request);
-        let _ = reply.send(response).await;
+        // The mailbox holds one reply: its connection waits for each.
+        let _ = mailbox.push(response);
     }
 }
 
-async fn roost_connection(stream: TcpStream, shards: Arc<Vec<mpsc::Sender<Job>>>) -> io::Result<()> {
-    let (reply_tx, mut reply_rx) = mpsc::channel::<ArenaBytesMut>(1);
+async fn roost_connection(stream: TcpStream, shards: Arc<Vec<Arc<Queue<Job>>>>) -> io::Result<()> {
+    let mailbox = Arc::new(Queue::new(1));
     let mut frames = rpc::Frames::default();
-    let gone = || io::Error::new(io::ErrorKind::BrokenPipe, "shard gone or request refused");
+    let full = || io::Error::new(io::ErrorKind::WouldBlock, "the shard's queue is full");
     while let Some(received) = stream.recv().await? {
         let Some(mut data) = frames.push(received)? else {
             continue;
@@ -194,8 +249,8 @@ async fn roost_connection(stream: TcpStream, shards: Arc<Vec<mpsc::Sender<Job>>>
                 _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "an unknown key")),
             };
             let shard = &shards[(key % shards.len() as u64) as usize];
-            shard.send((request, reply_tx.clone())).await.map_err(|_| gone())?;
-            let response = reply_rx.recv().await.ok_or_else(gone)?;
+            shard.push((request, mailbox.clone())).map_err(|_| full())?;
+            let response = mailbox.pop().await;
             stream.send(response).await?;
         }
     }
