@@ -39,8 +39,9 @@
 //! (roost's longest spin before park), `ROOST_RPC_BUSY_POLL=<us>` (roost
 //! busy-polls this long instead), `ROOST_RPC_ONLY=name,name` (only those
 //! servers), `ROOST_RPC_CROSS=0` (skip the cross-core case),
-//! `ROOST_RPC_SHARDED=0` (skip the sharded case), `ROOST_RPC_RATE=<rps>`
-//! (the open loop's rate; `0` skips it).
+//! `ROOST_RPC_SHARDED=0` (skip the sharded case), `ROOST_RPC_RR=0` (skip
+//! the closed-loop rr runs; the open loop then needs `ROOST_RPC_RATE`),
+//! `ROOST_RPC_RATE=<rps>` (the open loop's rate; `0` skips it).
 
 #[path = "../../examples/rpc.rs"]
 #[allow(dead_code)]
@@ -341,8 +342,10 @@ fn main() {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(if settings.quick { 200 } else { 1000 }))
         .measurement_time(Duration::from_millis(if settings.quick { 600 } else { 4000 }));
+    let skip_rr = off("ROOST_RPC_RR");
+    let mut no_rr = Vec::new();
     for (group_name, subjects) in [
-        ("rr 64 B x 64", &mut rr),
+        ("rr 64 B x 64", if skip_rr { &mut no_rr } else { &mut rr }),
         ("cross-core 64 B x 64", &mut cross),
         ("sharded 64 B x 64", &mut sharded),
     ] {
@@ -365,7 +368,7 @@ fn main() {
     // drifts of the machine hit all of them alike. Medians make the summary.
     println!();
     let closed = |c: &mut RpcClient| c.run_for(settings.run);
-    let rr_results = interleaved(&mut rr, &settings, closed);
+    let rr_results = interleaved(if skip_rr { &mut no_rr } else { &mut rr }, &settings, closed);
     let cross_results = interleaved(&mut cross, &settings, closed);
     let sharded_results = interleaved(&mut sharded, &settings, closed);
     // The open loop: half of tokio-mt's closed-loop median, unless set.
