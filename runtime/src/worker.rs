@@ -253,12 +253,14 @@ pub(crate) fn run(
             continue;
         }
         if core.shared.inbox.try_sleep() {
-            let timeout = ctx.timers.borrow().timeout(Instant::now());
+            let now = Instant::now();
+            let timeout = ctx.timers.borrow().timeout(now);
             core.stats.parks.set(core.stats.parks.get() + 1);
-            let since = idle.wants_park_time().then(Instant::now);
             poll_io(poll, events, io, timeout);
-            let slept = since.map(|t| t.elapsed());
-            idle.parked(slept, !core.shared.inbox.is_empty());
+            // The sleep's length matters only to a park the inbox ended.
+            let by_inbox = !core.shared.inbox.is_empty();
+            let slept = (by_inbox && idle.wants_park_time()).then(|| now.elapsed());
+            idle.parked(slept, by_inbox);
         } else {
             // Work arrived between the spin and the announcement.
             idle.parked(None, true);
