@@ -71,6 +71,12 @@
 //! keep-alive connections idle for its 30 s header read timeout, which the
 //! full mode's criterion phase exceeds).
 //!
+//! Each case ends with a line of counted costs per request for the server
+//! threads only (`roost_benches::counters`: user instructions, user and
+//! kernel cycles where the machine has a PMU, syscalls, global allocations,
+//! context switches, CPU time): `roost` and `roost-raw` share the roost
+//! runtime's workers.
+//!
 //! The hand-written HTTP/1.1 client reopens, before a run and outside its
 //! timed window, every connection that a server closed while it was idle.
 
@@ -91,12 +97,18 @@ use hyper_util::server::conn::auto;
 use roost::net::hyper::{RoostExecutor, RoostTimer};
 use roost::net::{serve, ListenOptions};
 use roost::runtime::Runtime;
+use roost_benches::counters::{register_current_thread, Counters};
+use roost_benches::counting_alloc::CountingAlloc;
 use roost_benches::h2_client::H2Client;
 use roost_benches::http1_client::Http1Client;
 use roost_benches::hyper_client::HyperHttp1Client;
+use roost_benches::interleave::{interleaved, median_of, print_costs, Runs, Stat};
 use roost_benches::rpc_client::RunResult;
-use roost_benches::samples::median;
 use roost_benches::settings::{core_count, localhost, place_client, workers_from_env, Settings};
+
+/// Counts the server threads' calls to the global allocator.
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 const H1_CONNECTIONS: usize = 64;
 const H2_CONNECTIONS: usize = 16;
@@ -191,6 +203,7 @@ async fn tokio_connection(stream: tokio::net::TcpStream, timer: bool) {
 fn start_tokio_mt(workers: usize, timer: bool) -> io::Result<SocketAddr> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
+        .on_thread_start(|| register_current_thread("tokio-mt"))
         .enable_all()
         .build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind(localhost()))?;
@@ -229,6 +242,7 @@ fn start_tokio_ct_per_core(workers: usize, pin: bool, timer: bool) -> io::Result
         std::thread::Builder::new()
             .name(format!("tokio-ct-{i}"))
             .spawn(move || {
+                register_current_thread("tokio-ct");
                 if let (true, Some(core)) = (pin, core) {
                     let _ = core.pin_current_thread();
                 }
@@ -272,10 +286,7 @@ impl Client {
     }
 }
 
-struct Subject {
-    name: &'static str,
-    client: Client,
-}
+type Subject = roost_benches::interleave::Subject<Client>;
 
 /// One case: its summary label, the requests in flight, the clients.
 struct Case {
@@ -284,14 +295,13 @@ struct Case {
     subjects: Vec<Subject>,
 }
 
-/// One figure of a run.
-type Stat = fn(&RunResult) -> f64;
-
-/// The median of `stat` over `name`'s runs; NaN for a server left out.
-fn median_of(results: &[(&'static str, Vec<RunResult>)], name: &str, stat: Stat) -> f64 {
-    results.iter().find(|(n, _)| *n == name).map_or(f64::NAN, |(_, runs)| {
-        median(&mut runs.iter().map(stat).collect::<Vec<_>>()).unwrap_or(f64::NAN)
-    })
+/// The counter group of a server's threads.
+fn group(server: &str) -> &'static str {
+    match server {
+        "roost" | "roost-raw" => "roost",
+        "tokio-mt" => "tokio-mt",
+        _ => "tokio-ct",
+    }
 }
 
 fn main() {
@@ -304,7 +314,10 @@ fn main() {
         if timer { ", hyper timers on" } else { "" },
         if settings.quick { " (quick)" } else { "" }
     );
-    let mut builder = Runtime::builder().worker_threads(workers).pin_workers(pin);
+    let mut builder = Runtime::builder()
+        .worker_threads(workers)
+        .pin_workers(pin)
+        .on_thread_start(|| register_current_thread("roost"));
     if let Some(us) = std::env::var("ROOST_HTTP_SPIN").ok().and_then(|v| v.parse().ok()) {
         builder = builder.spin_before_park(Duration::from_micros(us));
     }
@@ -342,6 +355,7 @@ fn main() {
                     } else {
                         Client::Http1(Http1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
                     },
+                    counters: Counters::wait_for_group(group(name), workers),
                 })
                 .collect(),
         });
@@ -357,6 +371,7 @@ fn main() {
                 .map(|(&name, addr)| Subject {
                     name,
                     client: Client::H2(H2Client::connect(addr, H2_CONNECTIONS, H2_STREAMS, "/").expect("h2 connect")),
+                    counters: Counters::wait_for_group(group(name), workers),
                 })
                 .collect(),
         });
@@ -385,7 +400,10 @@ fn main() {
     // drifts of the machine hit all of them alike. Medians make the summary.
     let results: Vec<_> = cases
         .iter_mut()
-        .map(|case| (case.label, interleaved(&mut case.subjects, &settings)))
+        .map(|case| {
+            let runs = interleaved(&mut case.subjects, &settings, |c| c.run_for(settings.run));
+            (case.label, runs)
+        })
         .collect();
     println!();
     for (label, runs) in &results {
@@ -395,37 +413,31 @@ fn main() {
     for (label, runs) in &results {
         print_summary(label, runs);
     }
+    println!();
+    for (label, runs) in &results {
+        print_costs(label, "request", runs);
+    }
+    println!();
     let metrics = rt.handle().metrics();
     for w in &metrics.workers {
         println!(
-            "roost worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms)",
+            "roost worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {})",
             w.index,
             w.io_sources,
             w.tasks_polled,
             w.parks,
             w.ticks,
-            w.spin_nanos / 1_000_000
+            w.spin_nanos / 1_000_000,
+            w.spin_hits,
+            w.spin_misses
         );
     }
 }
 
-fn interleaved(subjects: &mut [Subject], settings: &Settings) -> Vec<(&'static str, Vec<RunResult>)> {
-    let mut results: Vec<(&'static str, Vec<RunResult>)> = subjects.iter().map(|s| (s.name, Vec::new())).collect();
-    for round in 0..settings.rounds {
-        // Rotate the order every round.
-        for k in 0..subjects.len() {
-            let i = (k + round) % subjects.len();
-            let result = subjects[i].client.run_for(settings.run).expect("run");
-            results[i].1.push(result);
-        }
-    }
-    results
-}
-
-fn print_table(title: &str, results: &[(&'static str, Vec<RunResult>)]) {
+fn print_table(title: &str, results: &[Runs]) {
     println!(
         "{title}: medians of {} interleaved runs",
-        results.first().map_or(0, |r| r.1.len())
+        results.first().map_or(0, |r| r.runs.len())
     );
     println!(
         "  {:<10} {:>12} {:>9} {:>9} {:>10} {:>17} {:>17} {:>17}",
@@ -447,7 +459,7 @@ fn print_table(title: &str, results: &[(&'static str, Vec<RunResult>)]) {
         RunResult::server_kernel_us_per_round_trip,
         RunResult::client_cpu_us_per_round_trip,
     ];
-    for (name, _) in results {
+    for Runs { name, .. } in results {
         let [rps, p50, p99, p999, cpu, kernel, client] = stats.map(|stat| median_of(results, name, stat));
         println!(
             "  {name:<10} {rps:>12.0} {p50:>9.1} {p99:>9.1} {p999:>10.1} {cpu:>17.2} {kernel:>17.2} {client:>17.2}"
@@ -455,7 +467,7 @@ fn print_table(title: &str, results: &[(&'static str, Vec<RunResult>)]) {
     }
 }
 
-fn print_summary(label: &str, results: &[(&'static str, Vec<RunResult>)]) {
+fn print_summary(label: &str, results: &[Runs]) {
     let stat = |name: &str, f: Stat| median_of(results, name, f);
     let [roost, mt, ct] = SERVERS.map(|name| stat(name, RunResult::throughput));
     // The best tokio server is the one with more requests/s (NaN-safe: a

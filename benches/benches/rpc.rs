@@ -1,6 +1,6 @@
-//! RPC benchmark: closed-loop request/response over loopback, 64-byte
-//! requests and responses, 64 connections, one load client shared by every
-//! server in the same run.
+//! RPC benchmark: request/response over loopback, 64-byte requests and
+//! responses, 64 connections, one load client shared by every server in the
+//! same run.
 //!
 //! Servers, all answering each length-prefixed request frame with the same
 //! bytes:
@@ -12,9 +12,23 @@
 //! - `tokio-ct`: one tokio current-thread runtime per core, each with its own
 //!   `SO_REUSEPORT` listener.
 //!
-//! And the cross-core case: the request is read on one roost worker, handled
-//! on another (which builds the response and drops the request), and the
-//! response is sent by the first; with and without the arena.
+//! Cases:
+//!
+//! - **rr**: closed loop, each connection one request in flight;
+//! - **open loop**: requests on a fixed schedule at half of tokio-mt's
+//!   closed-loop throughput of the same run (or `ROOST_RPC_RATE`), latency
+//!   measured from each request's planned send time;
+//! - **cross-core**: the request is read on one roost worker, handled on
+//!   another (which builds the response and drops the request), and the
+//!   response is sent by the first; with and without the arena;
+//! - **sharded**: a key-value store split across the workers (`rpc/kv.rs`):
+//!   the worker that owns the key answers, the connection's worker sends;
+//!   roost, roost-noarena and tokio-mt written as a tokio user would.
+//!
+//! Each case ends with a line of counted costs per round trip for the
+//! server threads only (see `roost_benches::counters`): user instructions,
+//! user and kernel cycles (`n/a` without a PMU), syscalls, global
+//! allocations, context switches and CPU time.
 //!
 //! `cargo bench --bench rpc` runs criterion groups and then interleaved runs
 //! whose medians make the summary; `-- --quick` is the short mode.
@@ -22,12 +36,19 @@
 //! Knobs (environment): `ROOST_RPC_WORKERS` (server workers per runtime;
 //! fewer than the cores pins the client to the last core),
 //! `ROOST_RPC_PIN=0` (roost workers unpinned), `ROOST_RPC_SPIN=<us>`
-//! (roost's spin before park), `ROOST_RPC_ONLY=name,name` (only those
-//! servers), `ROOST_RPC_CROSS=0` (skip the cross-core case).
+//! (roost's longest spin before park), `ROOST_RPC_BUSY_POLL=<us>` (roost
+//! busy-polls this long instead), `ROOST_RPC_ONLY=name,name` (only those
+//! servers), `ROOST_RPC_CROSS=0` (skip the cross-core case),
+//! `ROOST_RPC_SHARDED=0` (skip the sharded case), `ROOST_RPC_RR=0` (skip
+//! the closed-loop rr runs; the open loop then needs `ROOST_RPC_RATE`),
+//! `ROOST_RPC_RATE=<rps>` (the open loop's rate; `0` skips it).
 
 #[path = "../../examples/rpc.rs"]
 #[allow(dead_code)]
 mod rpc;
+
+#[path = "rpc/kv.rs"]
+mod kv;
 
 use std::hint::black_box;
 use std::io;
@@ -39,11 +60,18 @@ use criterion::{BenchmarkId, Criterion};
 use roost::alloc::ArenaBytesMut;
 use roost::net::{serve, BufferSource, ListenOptions, TcpStream};
 use roost::runtime::Runtime;
+use roost_benches::counters::{register_current_thread, Counters};
+use roost_benches::counting_alloc::CountingAlloc;
+use roost_benches::interleave::{interleaved, median_of, print_costs, Runs, Stat};
 use roost_benches::rpc_client::{RpcClient, RunResult};
 use roost_benches::samples::median;
 use roost_benches::settings::{core_count, localhost, place_client, workers_from_env, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
+
+/// Counts the server threads' calls to the global allocator.
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 const CONNECTIONS: usize = 64;
 const PAYLOAD: usize = 64;
@@ -59,17 +87,6 @@ fn workers() -> usize {
 
 /// The rr servers, in the order of the summary lines.
 const RR_SERVERS: [&str; 4] = ["roost", "roost-noarena", "tokio-mt", "tokio-ct"];
-
-/// One figure of a run.
-type Stat = fn(&RunResult) -> f64;
-
-/// The median of `stat` over `name`'s runs; NaN for a server left out with
-/// `ROOST_RPC_ONLY`.
-fn median_of(results: &[(String, Vec<RunResult>)], name: &str, stat: Stat) -> f64 {
-    results.iter().find(|(n, _)| n == name).map_or(f64::NAN, |(_, runs)| {
-        median(&mut runs.iter().map(stat).collect::<Vec<_>>()).unwrap_or(f64::NAN)
-    })
-}
 
 /// What the host leaves to win: each round trip costs the client its CPU
 /// and the server at least its kernel time (two socket calls on loopback,
@@ -190,6 +207,7 @@ async fn tokio_connection(mut stream: tokio::net::TcpStream) -> io::Result<()> {
 fn start_tokio_mt(workers: usize) -> io::Result<SocketAddr> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
+        .on_thread_start(|| register_current_thread("tokio-mt"))
         .enable_all()
         .build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind(localhost()))?;
@@ -215,6 +233,7 @@ fn start_tokio_ct_per_core(workers: usize) -> io::Result<SocketAddr> {
         std::thread::Builder::new()
             .name(format!("tokio-ct-{i}"))
             .spawn(move || {
+                register_current_thread("tokio-ct");
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -231,10 +250,7 @@ fn start_tokio_ct_per_core(workers: usize) -> io::Result<SocketAddr> {
     Ok(addr)
 }
 
-struct Subject {
-    name: &'static str,
-    client: RpcClient,
-}
+type Subject = roost_benches::interleave::Subject<RpcClient>;
 
 fn main() {
     let settings = settings();
@@ -244,41 +260,80 @@ fn main() {
         if settings.quick { " (quick)" } else { "" }
     );
     let pin = std::env::var("ROOST_RPC_PIN").map_or(true, |v| v != "0");
-    // `ROOST_RPC_SPIN=<microseconds>` sets the workers' spin before parking.
-    let mut builder = Runtime::builder().worker_threads(workers).pin_workers(pin);
-    if let Some(us) = std::env::var("ROOST_RPC_SPIN").ok().and_then(|v| v.parse().ok()) {
-        builder = builder.spin_before_park(Duration::from_micros(us));
+    let micros = |name| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_micros)
+    };
+    let mut builder = Runtime::builder()
+        .worker_threads(workers)
+        .pin_workers(pin)
+        .on_thread_start(|| register_current_thread("roost"));
+    if let Some(spin) = micros("ROOST_RPC_SPIN") {
+        builder = builder.spin_before_park(spin);
+    }
+    if let Some(spin) = micros("ROOST_RPC_BUSY_POLL") {
+        builder = builder.busy_poll(spin);
     }
     let rt = builder.build().expect("roost runtime");
     let [roost_addr, noarena_addr, cross_addr, cross_noarena_addr] = start_roost(&rt).expect("roost servers");
+    let kv_roost = kv::start_roost(&rt, BufferSource::Arena).expect("roost kv server");
+    let kv_noarena = kv::start_roost(&rt, BufferSource::Global).expect("roost-noarena kv server");
+    let kv_addrs = (kv_roost.local_addr(), kv_noarena.local_addr());
+    std::mem::forget((kv_roost, kv_noarena));
     let tokio_mt = start_tokio_mt(workers).expect("tokio-mt server");
+    let kv_tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .on_thread_start(|| register_current_thread("tokio-mt-kv"))
+        .enable_all()
+        .build()
+        .expect("tokio-mt kv runtime");
+    let kv_tokio = kv::start_tokio_mt(&kv_tokio_rt, workers).expect("tokio-mt kv server");
+    std::mem::forget(kv_tokio_rt);
     let tokio_ct = start_tokio_ct_per_core(workers).expect("tokio-ct servers");
     place_client(workers);
 
-    let connect = |name, addr| Subject {
+    let connect = |name, group, addr| Subject {
         name,
         client: RpcClient::connect(addr, CONNECTIONS, PAYLOAD).expect("connect"),
+        counters: Counters::wait_for_group(group, workers),
     };
     let mut rr = vec![
-        connect("roost", roost_addr),
-        connect("roost-noarena", noarena_addr),
-        connect("tokio-mt", tokio_mt),
-        connect("tokio-ct", tokio_ct),
+        connect("roost", "roost", roost_addr),
+        connect("roost-noarena", "roost", noarena_addr),
+        connect("tokio-mt", "tokio-mt", tokio_mt),
+        connect("tokio-ct", "tokio-ct", tokio_ct),
     ];
     let mut cross = vec![
-        connect("roost", cross_addr),
-        connect("roost-noarena", cross_noarena_addr),
+        connect("roost", "roost", cross_addr),
+        connect("roost-noarena", "roost", cross_noarena_addr),
+    ];
+    let kv_connect = |name, group, addr| Subject {
+        name,
+        client: RpcClient::connect_with(addr, CONNECTIONS, Box::new(kv::KvWorkload::new(CONNECTIONS)))
+            .expect("connect"),
+        counters: Counters::wait_for_group(group, workers),
+    };
+    let mut sharded = vec![
+        kv_connect("roost", "roost", kv_addrs.0),
+        kv_connect("roost-noarena", "roost", kv_addrs.1),
+        kv_connect("tokio-mt", "tokio-mt-kv", kv_tokio),
     ];
 
     // `ROOST_RPC_ONLY=name,name` keeps only those servers (for profiling).
     if let Ok(only) = std::env::var("ROOST_RPC_ONLY") {
         let keep: Vec<&str> = only.split(',').collect();
-        rr.retain(|s| keep.contains(&s.name));
-        cross.retain(|s| keep.contains(&s.name));
+        for case in [&mut rr, &mut cross, &mut sharded] {
+            case.retain(|s| keep.contains(&s.name));
+        }
     }
-    // `ROOST_RPC_CROSS=0` skips the cross-core case.
-    if std::env::var("ROOST_RPC_CROSS").is_ok_and(|v| v == "0") {
+    let off = |name| std::env::var(name).is_ok_and(|v| v == "0");
+    if off("ROOST_RPC_CROSS") {
         cross.clear();
+    }
+    if off("ROOST_RPC_SHARDED") {
+        sharded.clear();
     }
 
     // Criterion: time per round trip (all connections busy), side by side.
@@ -287,7 +342,13 @@ fn main() {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(if settings.quick { 200 } else { 1000 }))
         .measurement_time(Duration::from_millis(if settings.quick { 600 } else { 4000 }));
-    for (group_name, subjects) in [("rr 64 B x 64", &mut rr), ("cross-core 64 B x 64", &mut cross)] {
+    let skip_rr = off("ROOST_RPC_RR");
+    let mut no_rr = Vec::new();
+    for (group_name, subjects) in [
+        ("rr 64 B x 64", if skip_rr { &mut no_rr } else { &mut rr }),
+        ("cross-core 64 B x 64", &mut cross),
+        ("sharded 64 B x 64", &mut sharded),
+    ] {
         let mut group = criterion.benchmark_group(group_name);
         for subject in subjects.iter_mut() {
             group.bench_function(BenchmarkId::from_parameter(subject.name), |b| {
@@ -306,11 +367,27 @@ fn main() {
     // Interleaved runs: each round runs every server once, in turn, so that
     // drifts of the machine hit all of them alike. Medians make the summary.
     println!();
-    let rr_results = interleaved(&mut rr, &settings);
-    let cross_results = interleaved(&mut cross, &settings);
+    let closed = |c: &mut RpcClient| c.run_for(settings.run);
+    let rr_results = interleaved(if skip_rr { &mut no_rr } else { &mut rr }, &settings, closed);
+    let cross_results = interleaved(&mut cross, &settings, closed);
+    let sharded_results = interleaved(&mut sharded, &settings, closed);
+    // The open loop: half of tokio-mt's closed-loop median, unless set.
+    let rate = std::env::var("ROOST_RPC_RATE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| median_of(&rr_results, "tokio-mt", RunResult::throughput) / 2.0);
+    let open_results = if rate > 0.0 && rate.is_finite() {
+        interleaved(&mut rr, &settings, |c| c.run_open_loop(rate, settings.run))
+    } else {
+        Vec::new()
+    };
     println!();
     print_table("rr 64 B x 64", &rr_results);
     print_table("cross-core 64 B x 64", &cross_results);
+    print_table("sharded 64 B x 64", &sharded_results);
+    if !open_results.is_empty() {
+        print_table(&format!("open loop 64 B x 64 at {rate:.0} requests/s"), &open_results);
+    }
     println!();
     let rr = |name: &str, f: Stat| median_of(&rr_results, name, f);
     let cross = |name: &str, f: Stat| median_of(&cross_results, name, f);
@@ -362,17 +439,53 @@ fn main() {
             best / cross_noarena
         );
     }
+    let sharded = |name: &str, f: Stat| median_of(&sharded_results, name, f);
+    let (kv_roost, kv_noarena, kv_mt) = (
+        sharded("roost", tps),
+        sharded("roost-noarena", tps),
+        sharded("tokio-mt", tps),
+    );
+    println!(
+        "sharded 64 B x 64: roost {kv_roost:.0} | roost-noarena {kv_noarena:.0} | tokio-mt {kv_mt:.0} | vs tokio-mt {:.2}x",
+        kv_roost / kv_mt
+    );
+    if !open_results.is_empty() {
+        let open = |name: &str, f: Stat| median_of(&open_results, name, f);
+        let p99 = |r: &RunResult| r.latency_us(0.99);
+        let line: Vec<String> = RR_SERVERS
+            .iter()
+            .map(|&n| format!("{n} {:.1}/{:.1} us", open(n, p99), open(n, cpu)))
+            .collect();
+        println!(
+            "open loop at {rate:.0}/s, p99 / server CPU per round trip: {}",
+            line.join(" | ")
+        );
+    }
+    println!();
+    print_costs("rr 64 B x 64", "round trip", &rr_results);
+    if !open_results.is_empty() {
+        print_costs(
+            &format!("open loop 64 B x 64 at {rate:.0}/s"),
+            "round trip",
+            &open_results,
+        );
+    }
+    print_costs("cross-core 64 B x 64", "round trip", &cross_results);
+    print_costs("sharded 64 B x 64", "round trip", &sharded_results);
+    println!();
     let metrics = rt.handle().metrics();
     for w in &metrics.workers {
         if let Some(a) = &w.arena {
             println!(
-                "roost worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms): arena allocations {} | slot hits {} | slot parks {} | returns received {} | fallbacks {}",
+                "roost worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {}): arena allocations {} | slot hits {} | slot parks {} | returns received {} | fallbacks {}",
                 w.index,
                 w.io_sources,
                 w.tasks_polled,
                 w.parks,
                 w.ticks,
                 w.spin_nanos / 1_000_000,
+                w.spin_hits,
+                w.spin_misses,
                 a.allocations,
                 a.slot_hits,
                 a.slot_parks,
@@ -383,30 +496,20 @@ fn main() {
     }
 }
 
-fn interleaved(subjects: &mut [Subject], settings: &Settings) -> Vec<(String, Vec<RunResult>)> {
-    let mut results: Vec<(String, Vec<RunResult>)> =
-        subjects.iter().map(|s| (s.name.to_string(), Vec::new())).collect();
-    for round in 0..settings.rounds {
-        // Rotate the order every round.
-        for k in 0..subjects.len() {
-            let i = (k + round) % subjects.len();
-            let result = subjects[i].client.run_for(settings.run).expect("run");
-            results[i].1.push(result);
-        }
+fn print_table(title: &str, results: &[Runs]) {
+    if results.is_empty() {
+        return;
     }
-    results
-}
-
-fn print_table(title: &str, results: &[(String, Vec<RunResult>)]) {
     println!(
         "{title}: medians of {} interleaved runs",
-        results.first().map_or(0, |r| r.1.len())
+        results.first().map_or(0, |r| r.runs.len())
     );
     println!(
         "  {:<14} {:>12} {:>10} {:>10} {:>10} {:>16}",
         "server", "round trips/s", "p50 us", "p99 us", "p99.9 us", "server CPU us/rt"
     );
-    for (name, runs) in results {
+    for r in results {
+        let runs = &r.runs;
         let mut tps: Vec<f64> = runs.iter().map(RunResult::throughput).collect();
         let mut p50: Vec<f64> = runs.iter().map(|r| r.latency_us(0.5)).collect();
         let mut p99: Vec<f64> = runs.iter().map(|r| r.latency_us(0.99)).collect();
@@ -414,7 +517,7 @@ fn print_table(title: &str, results: &[(String, Vec<RunResult>)]) {
         let mut cpu: Vec<f64> = runs.iter().map(RunResult::server_cpu_us_per_round_trip).collect();
         println!(
             "  {:<14} {:>12.0} {:>10.1} {:>10.1} {:>10.1} {:>16.2}",
-            name,
+            r.name,
             median(&mut tps).unwrap_or(0.0),
             median(&mut p50).unwrap_or(0.0),
             median(&mut p99).unwrap_or(0.0),

@@ -40,7 +40,11 @@
 //!
 //! # Output
 //!
-//! Criterion's report per benchmark, then one line per case:
+//! Criterion's report per benchmark, then the counted costs per op of each
+//! case (whole case, warm-up included) for the runtime's threads only
+//! (roost's and tokio-mt's workers; tokio-ct's is the thread that drives it:
+//! the main thread, or for `remote-spawn` the thread that blocks on it), as
+//! `roost_benches::counters` counts them, then one line per case:
 //! `<case>: roost <x> | tokio-ct <y> | tokio-mt <z> | vs best <r>x`, with
 //! medians in ns per op and `r` = the faster tokio's median / roost's
 //! (above 1: roost is faster).
@@ -56,7 +60,13 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
+use roost_benches::counters::{costs_line, register_current_thread, Costs, Counters};
+use roost_benches::counting_alloc::CountingAlloc;
 use roost_benches::samples::median;
+
+/// Counts the runtime threads' calls to the global allocator.
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 /// Concurrent request/reply pairs in the ping-pong case.
 const FLOWS: u64 = 64;
@@ -79,6 +89,9 @@ static LOG: Mutex<Log> = Mutex::new(BTreeMap::new());
 /// roost's own counters over each case: (parks, ticks, remote wakes, polls,
 /// nanoseconds spun idle).
 static ROOST_COUNTERS: Mutex<BTreeMap<&'static str, [u64; 5]>> = Mutex::new(BTreeMap::new());
+
+/// The counted costs of each (case, runtime), per op.
+static COSTS: Mutex<BTreeMap<(&'static str, &'static str), Costs>> = Mutex::new(BTreeMap::new());
 
 fn roost_counters(rt: &roost_runtime::Runtime) -> [u64; 5] {
     let m = rt.handle().metrics();
@@ -109,13 +122,18 @@ struct Runtimes {
 impl Runtimes {
     fn new() -> Self {
         Self {
-            roost: roost_runtime::Runtime::builder().worker_threads(2).build().unwrap(),
+            roost: roost_runtime::Runtime::builder()
+                .worker_threads(2)
+                .on_thread_start(|| register_current_thread("roost"))
+                .build()
+                .unwrap(),
             ct: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap(),
             mt: tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .on_thread_start(|| register_current_thread("tokio-mt"))
                 .enable_all()
                 .build()
                 .unwrap(),
@@ -387,6 +405,7 @@ fn bench(c: &mut Criterion, rts: &Runtimes, quick: bool) {
                     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
                     let ct = &rts.ct;
                     scope.spawn(move || {
+                        register_current_thread("tokio-ct-remote");
                         ct.block_on(async move {
                             let _ = stopped.await;
                         })
@@ -394,6 +413,12 @@ fn bench(c: &mut Criterion, rts: &Runtimes, quick: bool) {
                     stop
                 });
                 let before = (rt == "roost").then(|| roost_counters(&rts.roost));
+                let counters = match (case, rt) {
+                    ("remote-spawn", "tokio-ct") => Counters::wait_for_group("tokio-ct-remote", 1),
+                    (_, "tokio-mt") => Counters::wait_for_group("tokio-mt", 2),
+                    (_, group) => Counters::for_group(group),
+                };
+                let counted_from = counters.sample();
                 group.bench_function(rt, |b| {
                     b.iter_custom(|iters| {
                         let took = match (case, rt) {
@@ -426,6 +451,16 @@ fn bench(c: &mut Criterion, rts: &Runtimes, quick: bool) {
                         record(case, rt, iters, took)
                     })
                 });
+                let counted_to = counters.sample();
+                let ops = LOG
+                    .lock()
+                    .unwrap()
+                    .get(&(case, rt))
+                    .map_or(0, |c| c.iter().map(|&(i, _)| i).sum());
+                COSTS
+                    .lock()
+                    .unwrap()
+                    .insert((case, rt), Costs::per_op(&counted_from, &counted_to, ops));
                 if let Some(stop) = stop {
                     let _ = stop.send(());
                 }
@@ -480,6 +515,18 @@ fn summary(quick: bool, samples: usize) {
             per_k(*polls),
             *spin as f64 / ops.max(1) as f64
         );
+    }
+    println!();
+    println!("counted costs per op, whole case (warm-up included), the runtime's threads only:");
+    let costs = COSTS.lock().unwrap();
+    for case in CASES {
+        let line: Vec<(&str, Costs)> = RUNTIMES
+            .iter()
+            .filter_map(|&rt| costs.get(&(case, rt)).map(|c| (rt, *c)))
+            .collect();
+        if !line.is_empty() {
+            println!("{}", costs_line(case, "op", &line));
+        }
     }
     println!();
     println!("summary (median ns/op; vs best = faster tokio / roost):");
@@ -537,6 +584,8 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
+    // tokio-ct runs on the thread that blocks on it: this one.
+    register_current_thread("tokio-ct");
     let rts = Runtimes::new();
     let line_before = cross_core_round_trip(&rts.roost);
     bench(&mut criterion, &rts, quick);

@@ -2,6 +2,10 @@
 //!
 //! - [`cores`]: the cores this process may run on, read once, and pinning a
 //!   thread to one of them.
+//! - [`counters`]: what a server's threads cost per operation, counted
+//!   (perf events, syscalls, CPU time, allocations through
+//!   [`counting_alloc`]).
+//! - [`interleave`]: interleaved runs of several servers, with their costs.
 //! - [`memory`]: the process's resident memory, now and at its peak.
 //! - [`handoff`]: a two-thread pipeline that makes items on one pinned core
 //!   and consumes them on another, through a bounded single-producer,
@@ -25,11 +29,14 @@
 extern crate roost_runtime;
 
 pub mod cores;
+pub mod counters;
+pub mod counting_alloc;
 pub mod global_alloc;
 pub mod h2_client;
 pub mod handoff;
 pub mod http1_client;
 pub mod hyper_client;
+pub mod interleave;
 pub mod memory;
 pub mod report;
 pub mod rpc_client;

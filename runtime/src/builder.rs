@@ -15,6 +15,7 @@ use crate::loom::sync::{mpsc, Arc};
 type StdArc<T> = std::sync::Arc<T>;
 use crate::blocking::pool::BlockingPool;
 use crate::handle::Handle;
+use crate::idle::IdlePolicy;
 use crate::root::RootFuture;
 use crate::runtime::{Runtime, RuntimeShared};
 use crate::sched::WorkerShared;
@@ -51,7 +52,7 @@ pub struct Builder {
     on_stop: Option<Hook>,
     event_interval: usize,
     events_capacity: usize,
-    spin: Duration,
+    idle: IdlePolicy,
     max_blocking: usize,
     keep_alive: Duration,
     tokio_compat: bool,
@@ -64,7 +65,7 @@ impl fmt::Debug for Builder {
             .field("pin", &self.pin)
             .field("arena", &self.arena)
             .field("event_interval", &self.event_interval)
-            .field("spin_before_park", &self.spin)
+            .field("idle", &self.idle)
             .field("max_blocking_threads", &self.max_blocking)
             .field("thread_keep_alive", &self.keep_alive)
             .finish_non_exhaustive()
@@ -91,7 +92,9 @@ impl Builder {
             on_stop: None,
             event_interval: 128,
             events_capacity: 1024,
-            spin: Duration::from_micros(50),
+            idle: IdlePolicy::Adaptive {
+                max: Duration::from_micros(50),
+            },
             max_blocking: crate::blocking::DEFAULT_MAX_BLOCKING_THREADS,
             keep_alive: Duration::from_secs(10),
             tokio_compat: true,
@@ -190,15 +193,64 @@ impl Builder {
         self
     }
 
-    /// How long an idle worker watches its inbox before it goes to sleep in
-    /// its poll. Default 50 µs. Waking a sleeping worker costs a syscall on
-    /// each side and a context switch (tens of microseconds on a small VM);
-    /// a worker that is idle only between two bursts of cross-core messages
-    /// avoids all of that by watching briefly: 5 µs of plain spinning, then
-    /// looks separated by `sched_yield`, so that another thread that needs
-    /// the core gets it. Zero turns it off.
+    /// The longest an idle worker watches its inbox before it goes to sleep
+    /// in its poll (default 50 µs; zero: sleep at once).
+    ///
+    /// Waking a sleeping worker costs a syscall on each side and a context
+    /// switch (tens of microseconds on a small VM); a worker that is idle
+    /// only between two messages from another core avoids all of that by
+    /// watching its inbox briefly. The watch adapts: it lasts only as long
+    /// as watching has been finding work, and it shrinks to nothing on a
+    /// worker whose work comes from its sockets (which a watch of memory
+    /// cannot see), so an idle worker does not burn its core or make
+    /// syscalls for it. The spin never calls `sched_yield` nor polls the
+    /// sockets; see [`busy_poll`](Self::busy_poll) for that.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = roost_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .pin_workers(false)
+    ///     .spin_before_park(Duration::from_micros(20))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+    /// ```
     pub fn spin_before_park(mut self, d: Duration) -> Self {
-        self.spin = d;
+        self.idle = IdlePolicy::Adaptive { max: d };
+        self
+    }
+
+    /// Busy polling, for users who own their cores: an idle worker spins
+    /// for `spin` before it sleeps, looking at its inbox and, every 2 µs,
+    /// at its sockets (a zero-timeout poll), and it does so every time,
+    /// whether or not that finds work. Replaces
+    /// [`spin_before_park`](Self::spin_before_park)'s adaptive watch.
+    ///
+    /// The trade: I/O that arrives within `spin` of the worker going idle
+    /// is seen a wake-up sooner (no sleep, no context switch), at the price
+    /// of the core (other threads that want it wait) and a syscall per look
+    /// while idle. Worth it only where every worker has a core to itself
+    /// and latency matters more than CPU.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = roost_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .pin_workers(false)
+    ///     .busy_poll(Duration::from_micros(100))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+    /// ```
+    pub fn busy_poll(mut self, spin: Duration) -> Self {
+        self.idle = IdlePolicy::BusyPoll { spin };
         self
     }
 
@@ -319,7 +371,7 @@ impl Builder {
         let loop_config = LoopConfig {
             budget: self.event_interval,
             events_capacity: self.events_capacity,
-            spin: self.spin,
+            idle: self.idle,
             tokio_compat: self.tokio_compat,
         };
         let handle = Handle {

@@ -14,8 +14,10 @@
 //!   from another thread goes through the worker's lock-free inbox and makes
 //!   a syscall only if that worker sleeps. Wakes from one worker to another
 //!   travel in batches, one atomic operation per batch.
-//! - An idle worker watches its inbox for a few microseconds
-//!   ([`Builder::spin_before_park`]) before it sleeps in its poll.
+//! - An idle worker watches its inbox for a few microseconds before it
+//!   sleeps in its poll, only as long as watching has been finding work
+//!   ([`Builder::spin_before_park`]; [`Builder::busy_poll`] for users who
+//!   own their cores).
 //! - [`io::Registration`] is the reactor interface for sockets; [`time`]
 //!   has `sleep`, `timeout` and `interval`.
 //!
@@ -54,6 +56,7 @@ mod compat;
 mod context;
 mod error;
 mod handle;
+mod idle;
 pub mod io;
 mod loom;
 mod metrics;

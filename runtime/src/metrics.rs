@@ -34,6 +34,8 @@ pub(crate) struct WorkerMetricsCells {
     pub(crate) parks: Counter,
     pub(crate) ticks: Counter,
     pub(crate) spin_nanos: Counter,
+    pub(crate) spin_hits: Counter,
+    pub(crate) spin_misses: Counter,
     pub(crate) live_tasks: Counter,
     pub(crate) timers: Counter,
     pub(crate) io_sources: Counter,
@@ -77,11 +79,16 @@ pub struct WorkerMetrics {
     /// Event-loop ticks (each: inbox, up to the budget of polls, timers,
     /// arena upkeep, I/O).
     pub ticks: u64,
-    /// Nanoseconds spent idle but awake, watching the inbox (and sockets)
-    /// before parking (see `Builder::spin_before_park`). Wall-clock time: it
-    /// includes the moments the worker yields its core to other threads
-    /// while it watches, so it is an upper bound on the CPU the spin used.
+    /// Nanoseconds spent idle but awake, watching the inbox (and, busy
+    /// polling, the sockets) before parking (see `Builder::spin_before_park`
+    /// and `Builder::busy_poll`). Wall-clock time: an upper bound on the CPU
+    /// the spin used.
     pub spin_nanos: u64,
+    /// Idle spins that found work before their budget ran out.
+    pub spin_hits: u64,
+    /// Idle spins that ran their whole budget in vain (the worker parked
+    /// after each). The adaptive policy shrinks its budget on each.
+    pub spin_misses: u64,
     /// Failed waits of the worker's reactor (`epoll_wait` errors other
     /// than `EINTR`; see [`Handle::reactor_faults`](crate::Handle::reactor_faults)).
     pub reactor_errors: u64,
@@ -105,6 +112,8 @@ impl WorkerMetrics {
             parks: cells.parks.get(),
             ticks: cells.ticks.get(),
             spin_nanos: cells.spin_nanos.get(),
+            spin_hits: cells.spin_hits.get(),
+            spin_misses: cells.spin_misses.get(),
             reactor_errors: cells.reactor_errors.get(),
             reactor_stopped: cells.reactor_stopped.get() != 0,
             arena,

@@ -10,15 +10,19 @@
 //!       collected for other workers (one batch per worker)
 //!     arena upkeep (flush outgoing return batches, drain the return list)
 //!     publish metrics, check the shutdown state
-//!     if work is left: poll I/O without blocking (only if sources exist)
-//!     else: watch the inbox (and, after 5 µs, the sockets) for up to
-//!           `spin_before_park`, then announce sleep on the inbox and block
-//!           in mio until an event, a timer or an unpark
+//!     if work is left: poll I/O without blocking, once `budget` polls have
+//!           run since the last look at the sockets (only if sources exist)
+//!     else: spin on the inbox as the idle policy says (`idle.rs`), then
+//!           announce sleep on the inbox and block in mio until an event,
+//!           a timer or an unpark
 //! }
 //! ```
 //!
 //! A task that is always ready runs at most `budget` polls per tick, after
 //! which timers, I/O and the inbox get their turn: it cannot starve them.
+//! Work left after a short tick (remote wakes that came in meanwhile) runs
+//! at once, without a zero-timeout `epoll_wait` per tick: the sockets are
+//! looked at no later than every `budget` polls, or when the loop idles.
 //! The worker blocks only after the inbox's `try_sleep` succeeded, so a push
 //! that races with it either is seen by that `try_sleep` or unparks the
 //! worker (see `sched/inbox.rs`).
@@ -33,6 +37,7 @@ use roost_alloc::{Arena, ArenaConfig, InstallError};
 use crate::compat;
 use crate::context::{self, Context};
 use crate::handle::Handle;
+use crate::idle::{Idle, IdlePolicy, Watch};
 use crate::io::fault::AfterWait;
 use crate::io::IoDriver;
 use crate::loom::sync::{mpsc, Arc};
@@ -52,7 +57,7 @@ pub(crate) struct LoopConfig {
     /// Task polls per tick.
     pub(crate) budget: usize,
     pub(crate) events_capacity: usize,
-    pub(crate) spin: Duration,
+    pub(crate) idle: IdlePolicy,
     /// Whether loops enter the background tokio context (see `compat.rs`).
     pub(crate) tokio_compat: bool,
 }
@@ -195,6 +200,9 @@ pub(crate) fn run(
     let core = &ctx.core;
     let io = ctx.io.as_ref().expect("an event loop has a reactor");
     let runtime = &handle.shared;
+    let idle = Idle::new(lp.idle);
+    // Task polls since the loop last looked at its sockets.
+    let mut polls_since_io = 0;
     loop {
         core.stats.ticks.set(core.stats.ticks.get() + 1);
         core.drain_inbox();
@@ -210,7 +218,7 @@ pub(crate) fn run(
                 return true;
             }
         }
-        core.run(budget);
+        polls_since_io += core.run(budget);
         roost_alloc::maintain();
         publish_metrics(ctx);
         match runtime.state() {
@@ -222,96 +230,75 @@ pub(crate) fn run(
         // say) set the flag without nudging: look at it before sleeping.
         let root_woken = || root.as_deref().is_some_and(|r| r.is_woken());
         if core.has_runnable() || !core.shared.inbox.is_empty() || root_woken() {
-            if io.has_sources() && poll_io(poll, events, io, Some(Duration::ZERO)).is_break() {
-                return false;
+            if polls_since_io >= budget && io.has_sources() {
+                polls_since_io = 0;
+                if poll_io(poll, events, io, Some(Duration::ZERO)).is_break() {
+                    return false;
+                }
             }
-        } else if flush_and_spin(core, lp.spin, poll, events, io, &root_woken) {
-            // Work arrived while spinning: no sleep, no syscall for anyone.
-        } else if root_woken() {
-            // Woken by the last look at the sockets.
-        } else if core.shared.inbox.try_sleep() {
-            let timeout = ctx.timers.borrow().timeout(Instant::now());
+            continue;
+        }
+        polls_since_io = 0;
+        // Nothing may wait in the outbox while we spin or sleep.
+        core.flush_outbox();
+        let found = idle.spin(&mut LoopWatch {
+            core,
+            poll: &mut *poll,
+            events: &mut *events,
+            io,
+            root_woken: &root_woken,
+        });
+        core.stats.spin_nanos.set(idle.spin_nanos.get());
+        core.stats.spin_hits.set(idle.hits.get());
+        core.stats.spin_misses.set(idle.misses.get());
+        if found || root_woken() {
+            // Work arrived while spinning (or with the last look at the
+            // sockets): no sleep, no syscall for anyone.
+            continue;
+        }
+        if core.shared.inbox.try_sleep() {
+            let now = Instant::now();
+            let timeout = ctx.timers.borrow().timeout(now);
             core.stats.parks.set(core.stats.parks.get() + 1);
             if poll_io(poll, events, io, timeout).is_break() {
                 return false;
             }
+            // The sleep's length matters only to a park the inbox ended.
+            let by_inbox = !core.shared.inbox.is_empty();
+            let slept = (by_inbox && idle.wants_park_time()).then(|| now.elapsed());
+            idle.parked(slept, by_inbox);
+        } else {
+            // Work arrived between the spin and the announcement.
+            idle.parked(None, true);
         }
     }
 }
 
-/// How long an idle worker spins on its inbox without yielding its core.
-const PURE_SPIN: Duration = Duration::from_micros(5);
-
-/// Watches the inbox for up to `limit` before the worker goes to sleep.
-/// Returns whether something arrived.
-///
-/// Sleeping costs a syscall on both sides (the waker's eventfd write, the
-/// worker's epoll return) and a context switch, tens of microseconds on a
-/// small VM; a worker that is idle only between two bursts of messages
-/// saves all of it by watching its inbox for a few microseconds first:
-/// [`PURE_SPIN`] of plain spinning (a reply from a busy peer arrives within
-/// that), then looks separated by `sched_yield`.
-fn flush_and_spin(
-    core: &Core,
-    limit: Duration,
-    poll: &mut Poll,
-    events: &mut Events,
-    io: &IoDriver,
-    root_woken: &dyn Fn() -> bool,
-) -> bool {
-    // Nothing may wait in the outbox while we spin or sleep.
-    core.flush_outbox();
-    if limit.is_zero() {
-        return false;
-    }
-    let start = Instant::now();
-    let found = spin_for_work(core, start, limit, poll, events, io, root_woken);
-    let spun = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    core.stats
-        .spin_nanos
-        .set(core.stats.spin_nanos.get().saturating_add(spun));
-    found
+/// What an idle loop watches while it spins (see `idle.rs`).
+struct LoopWatch<'a> {
+    core: &'a Core,
+    poll: &'a mut Poll,
+    events: &'a mut Events,
+    io: &'a IoDriver,
+    root_woken: &'a dyn Fn() -> bool,
 }
 
-fn spin_for_work(
-    core: &Core,
-    start: Instant,
-    limit: Duration,
-    poll: &mut Poll,
-    events: &mut Events,
-    io: &IoDriver,
-    root_woken: &dyn Fn() -> bool,
-) -> bool {
-    loop {
-        for _ in 0..32 {
-            if !core.shared.inbox.is_empty() {
-                return true;
-            }
-            std::hint::spin_loop();
-        }
-        let spun = start.elapsed();
-        if spun >= limit {
+impl Watch for LoopWatch<'_> {
+    #[inline]
+    fn work_arrived(&self) -> bool {
+        !self.core.shared.inbox.is_empty() || (self.root_woken)()
+    }
+
+    fn poll_sockets(&mut self) -> bool {
+        if !self.io.has_sources() {
             return false;
         }
-        if spun >= PURE_SPIN {
-            // Past the first microseconds, give the core to any other
-            // runnable thread between looks: on a machine with as many
-            // workers as cores, the thread that is about to send us work
-            // may be waiting for this very core.
-            std::thread::yield_now();
-            // And look at the sockets too, so that spinning never delays
-            // I/O by more than one of these rounds.
-            if io.has_sources() {
-                if poll_io(poll, events, io, Some(Duration::ZERO)).is_break() {
-                    // Nothing found: the sleep path meets the failure again
-                    // and stops the loop.
-                    return false;
-                }
-                if core.has_runnable() || root_woken() {
-                    return true;
-                }
-            }
+        if poll_io(self.poll, self.events, self.io, Some(Duration::ZERO)).is_break() {
+            // Nothing found: the park meets the failure again and stops
+            // the loop.
+            return false;
         }
+        self.core.has_runnable() || (self.root_woken)()
     }
 }
 

@@ -56,3 +56,19 @@ pub(crate) use cpu_time::cpu_time;
 pub(crate) fn cpu_time() -> (CpuTime, CpuTime) {
     (CpuTime::default(), CpuTime::default())
 }
+
+#[cfg(target_os = "linux")]
+#[path = "perf_linux.rs"]
+pub(crate) mod perf;
+
+#[cfg(not(target_os = "linux"))]
+#[path = "perf_other.rs"]
+pub(crate) mod perf;
+
+#[cfg(target_os = "linux")]
+#[path = "ticker_linux.rs"]
+pub(crate) mod ticker;
+
+#[cfg(not(target_os = "linux"))]
+#[path = "ticker_other.rs"]
+pub(crate) mod ticker;

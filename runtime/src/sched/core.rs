@@ -40,6 +40,8 @@ pub(crate) struct LocalStats {
     pub(crate) parks: Cell<u64>,
     pub(crate) ticks: Cell<u64>,
     pub(crate) spin_nanos: Cell<u64>,
+    pub(crate) spin_hits: Cell<u64>,
+    pub(crate) spin_misses: Cell<u64>,
 }
 
 #[inline]
@@ -100,6 +102,37 @@ impl Core {
         unsafe { &mut *self.spare.get() }
     }
 
+    /// An empty batch: a spare, else one sent back home by a peer, else a
+    /// new one (see `node.rs`, "Recycling").
+    fn spare_batch(&self) -> Box<Batch> {
+        let spare = self.spare();
+        if let Some(batch) = spare.pop() {
+            return batch;
+        }
+        for node in self.shared.spare_batches.take_all() {
+            // SAFETY: the stack holds only empty batches, handed to us whole.
+            spare.push(unsafe { Batch::from_node(node) });
+        }
+        spare.pop().unwrap_or_else(|| Batch::new(self.shared.index))
+    }
+
+    /// Keeps a drained batch as a spare, or sends it back to the worker
+    /// that made it when we have spares enough.
+    fn recycle(&self, batch: Box<Batch>) {
+        let spare = self.spare();
+        if spare.len() < SPARE_BATCHES {
+            spare.push(batch);
+            return;
+        }
+        if let Some(home) = self.peers.get(batch.home).filter(|_| batch.home != self.shared.index) {
+            let node = batch.into_node();
+            // SAFETY: the node is an empty batch we own; nobody sleeps on or
+            // closes a `spare_batches` stack, so the push always queues.
+            let pushed = unsafe { home.spare_batches.push(node) };
+            debug_assert!(matches!(pushed, super::inbox::Push::Queued));
+        }
+    }
+
     /// The wake path for a task of another worker of this runtime, from
     /// this worker's thread: the task joins the batch for its worker.
     /// Returns `false` (nothing done) if the task belongs to another runtime;
@@ -127,7 +160,7 @@ impl Core {
         }
         // The inbox entry's reference now travels in the batch.
         let slot = &mut self.outbox()[dest];
-        let batch = slot.get_or_insert_with(|| self.spare().pop().unwrap_or_else(Batch::new));
+        let batch = slot.get_or_insert_with(|| self.spare_batch());
         let full = batch.push(ptr);
         self.outbox_dirty.set(true);
         if full {
@@ -301,10 +334,7 @@ impl Core {
                     // SAFETY: each entry is one of our tasks with its reference.
                     unsafe { self.accept(ptr) };
                 }
-                let spare = self.spare();
-                if spare.len() < SPARE_BATCHES {
-                    spare.push(batch);
-                }
+                self.recycle(batch);
             }
         }
     }
@@ -424,6 +454,8 @@ impl Core {
         m.parks.set(s.parks.get());
         m.ticks.set(s.ticks.get());
         m.spin_nanos.set(s.spin_nanos.get());
+        m.spin_hits.set(s.spin_hits.get());
+        m.spin_misses.set(s.spin_misses.get());
         m.live_tasks.set(self.live_tasks() as u64);
     }
 }

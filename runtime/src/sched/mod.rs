@@ -61,6 +61,9 @@ impl<T> std::ops::Deref for CachePadded<T> {
 /// publishing metrics never steals the inbox line from a producer.
 pub(crate) struct WorkerShared {
     pub(crate) inbox: CachePadded<Inbox<Node>>,
+    /// Empty batches this worker made, sent back by the workers they went
+    /// to when those had spares enough (see `node.rs`, "Recycling").
+    pub(crate) spare_batches: CachePadded<Inbox<Node>>,
     pub(crate) index: usize,
     /// Process-unique id (worker indexes repeat across runtimes).
     pub(crate) uid: u64,
@@ -77,6 +80,7 @@ impl WorkerShared {
             index,
             uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             inbox: CachePadded(Inbox::new()),
+            spare_batches: CachePadded(Inbox::new()),
             unparker,
             metrics: CachePadded(WorkerMetricsCells::default()),
             arena: Mutex::new(None),
@@ -109,6 +113,17 @@ impl WorkerShared {
                 true
             }
             Push::Closed => false,
+        }
+    }
+}
+
+impl Drop for WorkerShared {
+    /// Frees the batches sent home after the worker stopped taking them.
+    fn drop(&mut self) {
+        for node in self.spare_batches.take_all() {
+            // SAFETY: only empty batches are pushed here, each owned by the
+            // stack until taken; `take_all` handed them to us.
+            drop(unsafe { node::Batch::from_node(node) });
         }
     }
 }

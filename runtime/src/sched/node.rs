@@ -16,6 +16,17 @@
 //! - A task in a batch has `NOTIFIED` set and the batch holds its inbox
 //!   reference, exactly as if it had been pushed on its own.
 //! - A batch holds only tasks of the worker it is sent to.
+//!
+//! # Recycling
+//!
+//! A received batch, drained, joins the receiver's spare batches for its own
+//! wakes. When that list is full, the batch goes back to the worker that
+//! made it (its `home`), through that worker's `spare_batches` stack (an
+//! [`Inbox`](super::inbox::Inbox) nobody sleeps on: pushes from any thread,
+//! taken whole by the owner when its own list runs out). So flows of wakes
+//! that are not symmetric (one worker wakes another more often than it is
+//! woken by it) reuse the same batches instead of allocating on one side
+//! and freeing on the other.
 
 use std::ptr::NonNull;
 
@@ -61,14 +72,18 @@ unsafe impl Linked for Node {
 #[repr(C)]
 pub(crate) struct Batch {
     node: Node,
+    /// The index of the worker that made it.
+    pub(crate) home: usize,
     len: usize,
     tasks: [*mut Header; BATCH],
 }
 
 impl Batch {
-    pub(crate) fn new() -> Box<Self> {
+    /// An empty batch made by worker `home`.
+    pub(crate) fn new(home: usize) -> Box<Self> {
         Box::new(Self {
             node: Node::new(NodeKind::Batch),
+            home,
             len: 0,
             tasks: [std::ptr::null_mut(); BATCH],
         })
