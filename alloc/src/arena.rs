@@ -467,11 +467,16 @@ impl ArenaInner {
         if before + n > cap {
             this.stats.returns_over_cap.fetch_add(n as u64, relaxed);
         }
-        if before < cap / 2 && before + n >= cap / 2 && !this.drain_wanted.swap(true, Ordering::Relaxed) {
-            if let Some(notify) = &this.config.drain_notifier {
-                notify();
-            }
-        }
+        // The notification is claimed here but runs after the push: run
+        // before it, it could wake the owner, which would drain a list
+        // without our blocks yet and go back to sleep with them pending
+        // (found by loom_returns::loom_drain_notifier_*). The notifier is
+        // cloned because `this` may be freed once the push is done.
+        let notify = if before < cap / 2 && before + n >= cap / 2 && !this.drain_wanted.swap(true, Ordering::Relaxed) {
+            this.config.drain_notifier.clone()
+        } else {
+            None
+        };
         let mut current = this.returns.load(Ordering::Relaxed);
         loop {
             if current == ABANDONED {
@@ -488,7 +493,12 @@ impl ArenaInner {
             {
                 // From here on the owner may drain, abandon and free the
                 // arena: do not touch `this` again.
-                Ok(_) => return,
+                Ok(_) => {
+                    if let Some(notify) = notify {
+                        notify();
+                    }
+                    return;
+                }
                 Err(actual) => current = actual,
             }
         }
