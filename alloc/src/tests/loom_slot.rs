@@ -41,15 +41,20 @@ fn loom_explicit_park_against_take_and_close() {
             parked
         });
         thread::yield_now();
+        // The stream's next operation on the home thread: take the parked
+        // buffer and use it (its drop reads the block's fields the parker
+        // wrote) before anything else synchronises with the parker.
         let taken = slot.take();
+        let took = taken.is_some();
+        if let Some(mut buf) = taken {
+            assert!(buf.is_empty() && buf.capacity() == 512);
+            buf.extend_from_slice(b"reply");
+            drop(buf);
+        }
         slot.close();
         assert!(!slot.is_parked(), "a closed slot holds nothing");
         let parked = parker.join().unwrap();
-        if let Some(buf) = &taken {
-            assert!(parked, "took a buffer that was never parked");
-            assert!(buf.is_empty() && buf.capacity() == 512);
-        }
-        drop(taken);
+        assert!(!took || parked, "took a buffer that was never parked");
         drop(slot);
         settled(&monitor);
     });
