@@ -17,8 +17,30 @@
 //! pattern (`send_home` loads the head then CASes it; `drain` loads it
 //! first). So each owner below yields right after starting its remote
 //! threads: loom's first schedule then runs the remote side first and its
-//! race checks see every order. Each model was checked to fail with the
-//! code under it broken (see the report of the commit that added it).
+//! race checks see every order.
+//!
+//! # What each model catches
+//!
+//! Each was run once against a deliberately broken arena (then restored):
+//!
+//! - shared clones: the last-reference decrement as a load and a store
+//!   (both droppers see 2, the block never comes home);
+//! - full batch: the cap test `>=` made `>` (the batch never leaves);
+//! - evicted batch: eviction without sending the evicted batch;
+//! - late returners: `send_home` ignoring the `ABANDONED` tag, and
+//!   `abandon` as a load and a store instead of a swap (the arena is never
+//!   freed);
+//! - drain notifier, two returners: the owner's re-notification removed,
+//!   and the `drain_wanted` flag this file's commit removed (both: the
+//!   owner sleeps with a return pending); the threshold off by one (also the
+//!   one-returner model);
+//! - every model that drains: the push's `Release` or the drain's `Acquire`
+//!   weakened to `Relaxed` (a causality violation on the block's `next`,
+//!   which is a loom cell under loom), and `abandon`'s `Acquire` likewise.
+//!
+//! Not caught: dropping the `Acquire` fence after the last decrement in
+//! `drop_handle`, which orders the other holders' reads of the block's
+//! bytes; those bytes are not loom cells.
 
 use ::loom::sync::atomic::{AtomicUsize, Ordering};
 use ::loom::sync::{Arc, Notify};

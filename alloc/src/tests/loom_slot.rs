@@ -5,6 +5,12 @@
 //! The owner yields after starting the parker for the reason given in
 //! `loom_returns.rs` (loom's DPOR misses some orders of a load against a
 //! remote load + CAS unless the remote side runs first).
+//!
+//! Broken on purpose once each (then restored): `close` as a load and a
+//! store instead of a swap (a park in between is lost: both models), the
+//! park's `Release` weakened to `Relaxed` (both), and the take's `Acquire`
+//! weakened to `Relaxed` (the take-and-close model, whose owner uses the
+//! buffer before anything else synchronises with the parker).
 
 use ::loom::sync::Arc;
 use ::loom::thread;

@@ -15,6 +15,12 @@
 //! deadlock. The waiter's deadline cannot expire under loom (its
 //! `Condvar::wait_timeout` never times out), so a worker that never exits
 //! is a deadlock too, never a silent pass.
+//!
+//! Broken on purpose once each (then restored): `advance_state` without
+//! its nudges (both models deadlock), `advance_state` with a swap instead
+//! of `fetch_max` (`DRAINING` overwrites `CANCELLING`: the busy worker
+//! never leaves), and `worker_exited` without its `notify_all` (the waiter
+//! sleeps for ever).
 
 use std::time::Duration;
 
