@@ -29,7 +29,10 @@
 //! - evicted batch: eviction without sending the evicted batch;
 //! - late returners: `send_home` ignoring the `ABANDONED` tag, and
 //!   `abandon` as a load and a store instead of a swap (the arena is never
-//!   freed);
+//!   freed); a late returner reading the arena after its last block went
+//!   (a use-after-free: loom's freed atomic no longer names a live object
+//!   and loom panics, which depends on the freed memory being overwritten,
+//!   so take it as a bonus rather than a guarantee; Miri is the check);
 //! - drain notifier, two returners: the owner's re-notification removed,
 //!   and the `drain_wanted` flag this file's commit removed (both: the
 //!   owner sleeps with a return pending); the threshold off by one (also the
