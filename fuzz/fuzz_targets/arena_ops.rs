@@ -29,7 +29,9 @@ use std::sync::{Mutex, OnceLock};
 use bytes::{Buf as _, BufMut as _};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use roost_alloc::{Arena, ArenaBytes, ArenaBytesMut, ArenaConfig, ArenaMonitor, ReuseSlot, CLASS_SIZES, MAX_BLOCK_SIZE};
+use roost_alloc::{
+    Arena, ArenaBytes, ArenaBytesMut, ArenaConfig, ArenaMonitor, ReuseSlot, CLASS_SIZES, MAX_BLOCK_SIZE,
+};
 
 /// Handles and slots alive at once: enough for splits and clones to share
 /// blocks, few enough that every step can check them all.
@@ -172,7 +174,10 @@ struct Model {
 }
 
 fn class_cap(size: usize) -> usize {
-    *CLASS_SIZES.iter().find(|&&c| c >= size).expect("size within the classes")
+    *CLASS_SIZES
+        .iter()
+        .find(|&&c| c >= size)
+        .expect("size within the classes")
 }
 
 impl Model {
@@ -193,7 +198,11 @@ impl Model {
     /// the capacity the buffer must have.
     fn new_block(&mut self, size: usize, global: bool) -> (usize, usize) {
         if size > MAX_BLOCK_SIZE || self.limit < roost_alloc::CHUNK_SIZE {
-            assert!(global, "a request of {size} bytes must fall back (limit {})", self.limit);
+            assert!(
+                global,
+                "a request of {size} bytes must fall back (limit {})",
+                self.limit
+            );
         } else if self.limit >= 256 << 20 {
             assert!(!global, "a request of {size} bytes fell back under the default limit");
         }
@@ -484,7 +493,9 @@ impl Model {
                 let Some(i) = self.pick(h) else { return };
                 let Kind::Frozen(_) = self.handles[i].kind else { return };
                 let handle = self.handles.swap_remove(i);
-                let Kind::Frozen(frozen) = handle.kind else { unreachable!() };
+                let Kind::Frozen(frozen) = handle.kind else {
+                    unreachable!()
+                };
                 let unique = self.blocks[handle.block].refs == 1;
                 match frozen.try_into_mut() {
                     Ok(buf) => {
@@ -509,7 +520,9 @@ impl Model {
                 let Some(i) = self.pick(h) else { return };
                 let Kind::Frozen(_) = self.handles[i].kind else { return };
                 let handle = self.handles.swap_remove(i);
-                let Kind::Frozen(frozen) = handle.kind else { unreachable!() };
+                let Kind::Frozen(frozen) = handle.kind else {
+                    unreachable!()
+                };
                 self.groups.push(1);
                 let group = self.groups.len() - 1;
                 self.handles.push(Handle {
@@ -544,7 +557,9 @@ impl Model {
                 closed: false,
             }),
             Op::Attach { h, s } => {
-                let (Some(i), Some(s)) = (self.pick(h), self.pick_slot(s)) else { return };
+                let (Some(i), Some(s)) = (self.pick(h), self.pick_slot(s)) else {
+                    return;
+                };
                 let block = self.handles[i].block;
                 let Some(slot) = self.slots[s].slot.take() else { return };
                 let Some(buf) = self.mut_of(i) else {
@@ -572,7 +587,9 @@ impl Model {
                 }
             }
             Op::Park { h, s } => {
-                let (Some(i), Some(s)) = (self.pick(h), self.pick_slot(s)) else { return };
+                let (Some(i), Some(s)) = (self.pick(h), self.pick_slot(s)) else {
+                    return;
+                };
                 let Kind::Mut(_) = self.handles[i].kind else { return };
                 let Some(slot) = self.slots[s].slot.take() else { return };
                 let handle = self.handles.swap_remove(i);

@@ -68,6 +68,13 @@ fn server() -> &'static Server {
     })
 }
 
+/// `ROOST_FUZZ_SHOW=1`: print every request and response (to see what a
+/// corpus exercises: `cargo fuzz run http_server corpus/http_server -- -runs=0`).
+fn show() -> bool {
+    static SHOW: OnceLock<bool> = OnceLock::new();
+    *SHOW.get_or_init(|| std::env::var_os("ROOST_FUZZ_SHOW").is_some_and(|v| v == "1"))
+}
+
 /// Write lengths: a xorshift generator seeded by `split`, in `1..=split`.
 fn cuts(split: u8, len: usize) -> Vec<usize> {
     if split == 0 {
@@ -104,10 +111,12 @@ fn check_http1(mut rest: &[u8], reset: bool) {
         let status = res.code.expect("a status");
         assert!((100..=599).contains(&status), "status {status}");
         let header = |name: &str| {
-            res.headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| std::str::from_utf8(h.value).expect("ASCII header value").trim().to_owned())
+            res.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| {
+                std::str::from_utf8(h.value)
+                    .expect("ASCII header value")
+                    .trim()
+                    .to_owned()
+            })
         };
         let chunked = header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
         let length = header("content-length").map(|v| v.parse::<usize>().expect("a numeric content-length"));
@@ -195,10 +204,14 @@ fn run(data: &[u8]) {
         match writer.write_all(&request[at..at + n]) {
             Ok(()) => at += n,
             // The server may close (after a 400, say) before it has it all.
-            Err(e) if matches!(
-                e.kind(),
-                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
-            ) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                break
+            }
             Err(e) => panic!("writing the request: {e}"),
         }
     }
@@ -212,6 +225,14 @@ fn run(data: &[u8]) {
         Err(e) => panic!("the server neither answered nor closed within {GUARD:?}: {e}"),
     };
     drop(client);
+    if show() {
+        eprintln!(
+            "request {:?}\nresponse{} {:?}",
+            String::from_utf8_lossy(request),
+            if reset { " (reset)" } else { "" },
+            String::from_utf8_lossy(&response)
+        );
+    }
     if response.starts_with(b"HTTP/") {
         check_http1(&response, reset);
     } else if !response.is_empty() {
