@@ -97,16 +97,19 @@ struct Input {
     exit_with_buffers_out: bool,
 }
 
+/// A closure for the remote thread, and where to say it is done.
+type Job = (Box<dyn FnOnce() + Send>, mpsc::SyncSender<()>);
+
 /// A thread that runs closures on request, one at a time, and answers when
 /// each is done: "another core" for drops and flushes.
 struct Remote {
-    jobs: Mutex<mpsc::Sender<(Box<dyn FnOnce() + Send>, mpsc::SyncSender<()>)>>,
+    jobs: Mutex<mpsc::Sender<Job>>,
 }
 
 fn remote(job: impl FnOnce() + Send + 'static) {
     static REMOTE: OnceLock<Remote> = OnceLock::new();
     let remote = REMOTE.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<(Box<dyn FnOnce() + Send>, mpsc::SyncSender<()>)>();
+        let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("fuzz-remote".into())
             .spawn(move || {
