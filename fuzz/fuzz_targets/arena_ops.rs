@@ -19,6 +19,15 @@
 //! live blocks. At the end everything is dropped (or, if the input says so,
 //! handed to the other thread before the home thread exits, which abandons
 //! the arena) and the arena must have nothing in use, then be released.
+//!
+//! Input format (simple enough to write seeds by hand: `fuzz/seeds.py`
+//! writes every seed corpus): byte 0 picks the limit, byte 1 bit 0 says
+//! whether to exit with buffers out, then operations until the input runs
+//! out: an opcode byte (`% 32`, in the order of [`Op`]'s variants) followed
+//! by its fields: `u8` one byte, `u16` two bytes little-endian, sizes (the
+//! `u32` fields but `value`) three bytes little-endian, `value: u32` four,
+//! `data` a length byte and that many bytes. `ROOST_FUZZ_SHOW=1` prints
+//! each input decoded.
 
 #![no_main]
 
@@ -27,7 +36,6 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 
 use bytes::{Buf as _, BufMut as _};
-use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use roost_alloc::{
     Arena, ArenaBytes, ArenaBytesMut, ArenaConfig, ArenaMonitor, ReuseSlot, CLASS_SIZES, MAX_BLOCK_SIZE,
@@ -41,7 +49,7 @@ const MAX_SLOTS: usize = 4;
 /// allocator.
 const MAX_REQUEST: usize = 2 * MAX_BLOCK_SIZE;
 
-#[derive(Arbitrary, Debug)]
+#[derive(Debug)]
 enum Limit {
     /// The default limit (256 MiB): only requests over the largest class
     /// fall back to the global allocator.
@@ -52,7 +60,7 @@ enum Limit {
     Nothing,
 }
 
-#[derive(Arbitrary, Debug)]
+#[derive(Debug)]
 enum Op {
     Alloc { size: u32 },
     AllocGlobal { size: u32 },
@@ -88,13 +96,155 @@ enum Op {
     Sync,
 }
 
-#[derive(Arbitrary, Debug)]
+#[derive(Debug)]
 struct Input {
     limit: Limit,
     ops: Vec<Op>,
     /// Hand every remaining handle and slot to the other thread and let the
     /// home thread exit first (the abandoned-arena path).
     exit_with_buffers_out: bool,
+}
+
+/// Reads the input format of the module's docs; `None` once it runs out.
+struct Reader<'a> {
+    data: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn bytes(&mut self, n: usize) -> Option<&[u8]> {
+        if self.data.len() < n {
+            return None;
+        }
+        let (head, rest) = self.data.split_at(n);
+        self.data = rest;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.bytes(1).map(|b| b[0])
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.bytes(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    /// Three bytes, little-endian: sizes up to 16 MiB.
+    fn u24(&mut self) -> Option<u32> {
+        self.bytes(3).map(|b| u32::from_le_bytes([b[0], b[1], b[2], 0]))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.bytes(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A length byte, then that many bytes.
+    fn data(&mut self) -> Option<Vec<u8>> {
+        let n = self.u8()?;
+        self.bytes(n.into()).map(<[u8]>::to_vec)
+    }
+
+    fn op(&mut self) -> Option<Op> {
+        Some(match self.u8()? % 32 {
+            0 => Op::Alloc { size: self.u24()? },
+            1 => Op::AllocGlobal { size: self.u24()? },
+            2 => Op::CopyFrom { data: self.data()? },
+            3 => Op::Extend {
+                h: self.u8()?,
+                data: self.data()?,
+            },
+            4 => Op::PutU32 {
+                h: self.u8()?,
+                value: self.u32()?,
+            },
+            5 => Op::PutBytes {
+                h: self.u8()?,
+                value: self.u8()?,
+                count: self.u16()?,
+            },
+            6 => Op::IoWrite {
+                h: self.u8()?,
+                data: self.data()?,
+            },
+            7 => Op::Poke {
+                h: self.u8()?,
+                at: self.u16()?,
+                value: self.u8()?,
+            },
+            8 => Op::Reserve {
+                h: self.u8()?,
+                additional: self.u24()?,
+            },
+            9 => Op::Truncate {
+                h: self.u8()?,
+                len: self.u16()?,
+            },
+            10 => Op::Clear { h: self.u8()? },
+            11 => Op::SplitTo {
+                h: self.u8()?,
+                at: self.u16()?,
+            },
+            12 => Op::SplitOff {
+                h: self.u8()?,
+                at: self.u24()?,
+            },
+            13 => Op::Split { h: self.u8()? },
+            14 => Op::Freeze { h: self.u8()? },
+            15 => Op::Clone { h: self.u8()? },
+            16 => Op::Slice {
+                h: self.u8()?,
+                start: self.u16()?,
+                end: self.u16()?,
+            },
+            17 => Op::Advance {
+                h: self.u8()?,
+                n: self.u16()?,
+            },
+            18 => Op::TryIntoMut { h: self.u8()? },
+            19 => Op::IntoBytes { h: self.u8()? },
+            20 => Op::Drop { h: self.u8()? },
+            21 => Op::DropRemote { h: self.u8()? },
+            22 => Op::NewSlot,
+            23 => Op::Attach {
+                h: self.u8()?,
+                s: self.u8()?,
+            },
+            24 => Op::Detach { h: self.u8()? },
+            25 => Op::Park {
+                h: self.u8()?,
+                s: self.u8()?,
+            },
+            26 => Op::Take { s: self.u8()? },
+            27 => Op::TakeOrAlloc {
+                s: self.u8()?,
+                size: self.u24()?,
+            },
+            28 => Op::ReleaseParked { s: self.u8()? },
+            29 => Op::Close { s: self.u8()? },
+            30 => Op::DropSlot { s: self.u8()? },
+            _ => Op::Sync,
+        })
+    }
+}
+
+impl Input {
+    /// Byte 0: the limit (`% 3`: default, a few chunks (`(byte / 3) % 4 + 1`),
+    /// nothing); byte 1: bit 0 set to exit with buffers out; then the ops,
+    /// until the input runs out.
+    fn decode(data: &[u8]) -> Self {
+        let mut reader = Reader { data };
+        let limit = match reader.u8().unwrap_or(0) {
+            b if b % 3 == 0 => Limit::Default,
+            b if b % 3 == 1 => Limit::Chunks(b / 3),
+            _ => Limit::Nothing,
+        };
+        let exit_with_buffers_out = reader.u8().is_some_and(|b| b & 1 == 1);
+        let ops = std::iter::from_fn(|| reader.op()).collect();
+        Self {
+            limit,
+            ops,
+            exit_with_buffers_out,
+        }
+    }
 }
 
 /// A closure for the remote thread, and where to say it is done.
@@ -900,4 +1050,16 @@ fn run(input: Input) {
     assert!(stats.released, "every block is back, so the arena is freed: {stats:?}");
 }
 
-fuzz_target!(|input: Input| run(input));
+/// `ROOST_FUZZ_SHOW=1`: print every input's decoded operations.
+fn show() -> bool {
+    static SHOW: OnceLock<bool> = OnceLock::new();
+    *SHOW.get_or_init(|| std::env::var_os("ROOST_FUZZ_SHOW").is_some_and(|v| v == "1"))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let input = Input::decode(data);
+    if show() {
+        eprintln!("{input:#?}");
+    }
+    run(input)
+});
