@@ -281,6 +281,9 @@ fn remote(job: impl FnOnce() + Send + 'static) {
     done_rx.recv().expect("remote job ran");
 }
 
+/// The group of a `Bytes` that holds no block (an empty slice).
+const NO_OWNER: usize = usize::MAX;
+
 enum Kind {
     Mut(ArenaBytesMut),
     Frozen(ArenaBytes),
@@ -594,7 +597,9 @@ impl Model {
                         Kind::Frozen(b.clone())
                     }
                     Kind::Bytes(b, group) => {
-                        self.groups[*group] += 1;
+                        if *group != NO_OWNER {
+                            self.groups[*group] += 1;
+                        }
                         Kind::Bytes(b.clone(), *group)
                     }
                 };
@@ -617,8 +622,13 @@ impl Model {
                         self.blocks[h.block].refs += 1;
                         Kind::Frozen(f.slice(a..b))
                     }
+                    // bytes' `slice` of an empty range is a fresh empty
+                    // `Bytes` that keeps no owner.
+                    Kind::Bytes(f, _) if a == b => Kind::Bytes(f.slice(a..b), NO_OWNER),
                     Kind::Bytes(f, group) => {
-                        self.groups[*group] += 1;
+                        if *group != NO_OWNER {
+                            self.groups[*group] += 1;
+                        }
                         Kind::Bytes(f.slice(a..b), *group)
                     }
                 };
@@ -902,6 +912,7 @@ impl Model {
     /// of a `Bytes` group, or any other handle).
     fn drop_count(&mut self, kind: &Kind) -> bool {
         match kind {
+            Kind::Bytes(_, NO_OWNER) => false,
             Kind::Bytes(_, group) => {
                 self.groups[*group] -= 1;
                 self.groups[*group] == 0
