@@ -7,7 +7,7 @@
 //! - the *local* half (`local`: free lists, chunk list, outstanding count) is
 //!   touched only by the thread the arena is installed on, through short-lived
 //!   `&mut` borrows that never nest;
-//! - the *shared* half (`returns`, `drain_wanted`, `abandoned_outstanding`)
+//! - the *shared* half (`returns`, `abandoned_outstanding`)
 //!   is atomics that any thread may touch while it owns a block of the arena.
 //!
 //! # Invariants
@@ -32,7 +32,7 @@ use std::sync::atomic::AtomicU64;
 
 use crate::block::{self, BlockMeta, CHUNK_SIZE, CLASS_COUNT, CLASS_SIZES, HEAP_CLASS};
 pub use crate::config::{ArenaConfig, DrainNotifier};
-use crate::loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, Ordering};
+use crate::loom::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
 use crate::remote::ReturnBatches;
 use crate::slot::SlotShared;
 use crate::stats::{ArenaStats, StatsCells};
@@ -268,7 +268,6 @@ pub(crate) struct ArenaInner {
     /// provenance needed to free it; chunk headers store this pointer.
     this: *const ArenaInner,
     returns: AtomicPtr<BlockMeta>,
-    drain_wanted: AtomicBool,
     abandoned_outstanding: AtomicIsize,
     pub(crate) stats: std::sync::Arc<StatsCells>,
     config: ArenaConfig,
@@ -284,7 +283,6 @@ impl ArenaInner {
         let raw = Box::into_raw(Box::new(ArenaInner {
             this: ptr::null(),
             returns: AtomicPtr::new(ptr::null_mut()),
-            drain_wanted: AtomicBool::new(false),
             abandoned_outstanding: AtomicIsize::new(0),
             stats: std::sync::Arc::new(stats),
             config,
@@ -436,19 +434,38 @@ impl ArenaInner {
     /// Drains the return list; returns the number of blocks that came home.
     pub(crate) fn drain(&self) -> usize {
         if self.returns.load(Ordering::Relaxed).is_null() {
+            self.renotify_if_returns_in_flight(
+                self.stats.return_list_blocks.load(std::sync::atomic::Ordering::Relaxed),
+            );
             return 0;
         }
-        self.drain_wanted.store(false, Ordering::Relaxed);
         let head = self.returns.swap(ptr::null_mut(), Ordering::Acquire);
         // SAFETY: we are the owner (callers reach the arena through the
         // thread's own state) and took the whole list.
         let n = unsafe { self.take_list(head) };
-        self.stats
+        let before = self
+            .stats
             .return_list_blocks
             .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
         self.stats.returns_received.add(n as u64);
         self.stats.return_drains.add(1);
+        self.renotify_if_returns_in_flight(before - n);
         n
+    }
+
+    /// A returner notifies only when its blocks make the count cross half
+    /// the cap. One that counted its blocks before this drain but pushes
+    /// them after it saw the count above half already and will not notify:
+    /// if the count is still at half the cap or more, blocks are on their
+    /// way that no notification announces, so the owner notifies itself
+    /// (its event loop then runs another tick instead of sleeping) until
+    /// they have landed (found by loom_returns::loom_drain_notifier_*).
+    fn renotify_if_returns_in_flight(&self, counted: usize) {
+        if counted >= self.config.return_cap / 2 {
+            if let Some(notify) = &self.config.drain_notifier {
+                notify();
+            }
+        }
     }
 
     /// Sends a list of this arena's blocks home from another thread.
@@ -467,11 +484,25 @@ impl ArenaInner {
         if before + n > cap {
             this.stats.returns_over_cap.fetch_add(n as u64, relaxed);
         }
-        if before < cap / 2 && before + n >= cap / 2 && !this.drain_wanted.swap(true, Ordering::Relaxed) {
-            if let Some(notify) = &this.config.drain_notifier {
-                notify();
-            }
-        }
+        // Whether to notify is decided here, on the count alone, and the
+        // notifier runs after the push (found by
+        // loom_returns::loom_drain_notifier_*):
+        // - run before the push, it could wake the owner, which would drain
+        //   a list without our blocks yet and go back to sleep with them
+        //   pending (the notifier is cloned because `this` may be freed
+        //   once the push is done);
+        // - a `drain_wanted` flag, set here and cleared by the owner's
+        //   drain, used to dedup notifications; a relaxed swap here could
+        //   read a `true` older than the owner's clear and stay silent.
+        //   The count needs no flag: all its updates are read-modify-writes
+        //   of one atomic, so exactly one returner sees each rise across
+        //   half the cap, and the owner's drain handles returns counted
+        //   before it and pushed after (`renotify_if_returns_in_flight`).
+        let notify = if before < cap / 2 && before + n >= cap / 2 {
+            this.config.drain_notifier.clone()
+        } else {
+            None
+        };
         let mut current = this.returns.load(Ordering::Relaxed);
         loop {
             if current == ABANDONED {
@@ -488,7 +519,12 @@ impl ArenaInner {
             {
                 // From here on the owner may drain, abandon and free the
                 // arena: do not touch `this` again.
-                Ok(_) => return,
+                Ok(_) => {
+                    if let Some(notify) = notify {
+                        notify();
+                    }
+                    return;
+                }
                 Err(actual) => current = actual,
             }
         }

@@ -31,9 +31,9 @@
 //!   `refs`, on the return list and on the reuse slot.
 
 use std::alloc::{self, Layout};
-use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
+use crate::loom::cell::HandoffCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::slot::SlotShared;
 
@@ -87,10 +87,10 @@ pub(crate) struct BlockMeta {
     /// Buffer handles alive on this block.
     pub(crate) refs: AtomicUsize,
     /// Link in a free list, a return batch or a return list.
-    pub(crate) next: Cell<*mut BlockMeta>,
+    pub(crate) next: HandoffCell<*mut BlockMeta>,
     /// The reuse slot this block belongs to (an `Arc<SlotShared>` turned into
     /// a raw pointer, owning one strong count), or null.
-    pub(crate) slot: Cell<*const SlotShared>,
+    pub(crate) slot: HandoffCell<*const SlotShared>,
     /// Size class index, or [`HEAP_CLASS`].
     pub(crate) class: u8,
 }
@@ -193,8 +193,8 @@ pub(crate) fn new_chunk(arena: *const crate::arena::ArenaInner, class: usize, pr
             };
             metas.add(i).write(BlockMeta {
                 refs: AtomicUsize::new(0),
-                next: Cell::new(next),
-                slot: Cell::new(ptr::null()),
+                next: HandoffCell::new(next),
+                slot: HandoffCell::new(ptr::null()),
                 class: class as u8,
             });
         }
@@ -301,8 +301,8 @@ pub(crate) fn heap_block(cap: usize) -> NonNull<BlockMeta> {
     unsafe {
         meta.as_ptr().write(BlockMeta {
             refs: AtomicUsize::new(1),
-            next: Cell::new(ptr::null_mut()),
-            slot: Cell::new(ptr::null()),
+            next: HandoffCell::new(ptr::null_mut()),
+            slot: HandoffCell::new(ptr::null()),
             class: HEAP_CLASS,
         });
         base.as_ptr().add(HEAP_CAP_OFFSET).cast::<usize>().write(cap);

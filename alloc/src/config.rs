@@ -102,7 +102,10 @@ impl ArenaConfig {
     }
 
     /// A callback run (on the returning thread) when the return list reaches
-    /// half its cap, so that an event loop can wake its owner to drain.
+    /// half its cap, so that an event loop can wake its owner to drain. The
+    /// owner's own drain runs it too when half the cap or more is still on
+    /// its way (counted by returners that have not pushed yet), so that an
+    /// event loop that sleeps only when not notified never sleeps on them.
     pub fn drain_notifier(mut self, notifier: DrainNotifier) -> Self {
         self.drain_notifier = Some(notifier);
         self

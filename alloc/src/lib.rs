@@ -59,6 +59,12 @@ pub use slot::ReuseSlot;
 pub use stats::ArenaStats;
 
 #[cfg(all(test, loom))]
+#[path = "tests/loom_returns.rs"]
+mod loom_returns;
+#[cfg(all(test, loom))]
+#[path = "tests/loom_slot.rs"]
+mod loom_slot;
+#[cfg(all(test, loom))]
 mod loom_tests;
 #[cfg(all(test, not(loom)))]
 mod tests;

@@ -30,6 +30,11 @@ fn return_push_against_owner_drain() {
             drop(a);
             flush_returns();
         });
+        // loom 0.7 does not explore the schedule where the remote thread's
+        // load and compare-exchange run before the owner's plain load
+        // (tokio-rs/loom#166): yielding first lets it run the remote side
+        // before the drain too (see tests/loom_returns.rs).
+        thread::yield_now();
         drain_returns();
         t.join().unwrap();
         let stats = settled(&monitor);
@@ -53,6 +58,8 @@ fn two_returners_against_owner_drain() {
             drop(b);
             flush_returns();
         });
+        // As above: let loom run the returners before the drain too.
+        thread::yield_now();
         drain_returns();
         t1.join().unwrap();
         t2.join().unwrap();

@@ -25,6 +25,14 @@ pub const RETURN_BATCH: usize = 64;
 /// The most destination arenas a thread batches for at once.
 pub const BATCH_DESTINATIONS: usize = 8;
 
+/// The cap in force: [`RETURN_BATCH`], or 2 under loom, so that a model can
+/// fill a batch with two blocks (a loom model pays for every block).
+const BATCH_CAP: usize = if cfg!(all(test, loom)) { 2 } else { RETURN_BATCH };
+
+/// The destinations in force: [`BATCH_DESTINATIONS`], or 1 under loom, so
+/// that a model evicts a batch with blocks of only two arenas.
+const DESTINATIONS: usize = if cfg!(all(test, loom)) { 1 } else { BATCH_DESTINATIONS };
+
 #[derive(Clone, Copy)]
 struct Batch {
     arena: *const ArenaInner,
@@ -42,14 +50,14 @@ const EMPTY: Batch = Batch {
 
 /// A thread's outgoing batches.
 pub(crate) struct ReturnBatches {
-    batches: [Batch; BATCH_DESTINATIONS],
+    batches: [Batch; DESTINATIONS],
     pending: usize,
 }
 
 impl ReturnBatches {
     pub(crate) const fn new() -> Self {
         Self {
-            batches: [EMPTY; BATCH_DESTINATIONS],
+            batches: [EMPTY; DESTINATIONS],
             pending: 0,
         }
     }
@@ -69,9 +77,7 @@ impl ReturnBatches {
             None => match self.batches.iter().position(|b| b.arena.is_null()) {
                 Some(i) => i,
                 None => {
-                    let fullest = (0..BATCH_DESTINATIONS)
-                        .max_by_key(|&i| self.batches[i].len)
-                        .unwrap_or(0);
+                    let fullest = (0..DESTINATIONS).max_by_key(|&i| self.batches[i].len).unwrap_or(0);
                     self.send(fullest, stats);
                     fullest
                 }
@@ -87,14 +93,14 @@ impl ReturnBatches {
         batch.head = meta;
         batch.len += 1;
         self.pending += 1;
-        if batch.len >= RETURN_BATCH {
+        if batch.len >= BATCH_CAP {
             self.send(index, stats);
         }
     }
 
     /// Sends every batch home.
     pub(crate) fn flush_all(&mut self, stats: &StatsCells) {
-        for i in 0..BATCH_DESTINATIONS {
+        for i in 0..DESTINATIONS {
             if self.batches[i].len != 0 {
                 self.send(i, stats);
             }

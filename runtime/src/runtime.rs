@@ -26,6 +26,10 @@ use crate::worker::LoopConfig;
 use crate::BlockOnError;
 use crate::Builder;
 
+#[cfg(all(test, loom))]
+#[path = "tests/loom_shutdown.rs"]
+mod loom_shutdown;
+
 /// The least time `shutdown_timeout` waits for cancelled workers to exit.
 const MIN_EXIT_GRACE: Duration = Duration::from_secs(1);
 
@@ -93,6 +97,22 @@ impl RuntimeShared {
         let mut exited = self.exited.lock().unwrap_or_else(|e| e.into_inner());
         *exited += 1;
         self.exit_signal.notify_all();
+    }
+
+    /// The shutdown of `n` workers from a thread outside them: drain for
+    /// up to `timeout` (`None`: cancel at once), then cancel, then wait for
+    /// the exits (for at most `timeout`, and at least [`MIN_EXIT_GRACE`]).
+    /// Returns whether every worker exited while draining, and how many
+    /// exited in the end.
+    fn stop_workers(&self, n: usize, timeout: Option<Duration>) -> (bool, usize) {
+        let mut drained = false;
+        if let Some(t) = timeout {
+            self.advance_state(DRAINING);
+            drained = self.wait_exits(n, Some(Instant::now() + t)) == n;
+        }
+        self.advance_state(CANCELLING);
+        let grace = timeout.map(|t| Instant::now() + t.max(MIN_EXIT_GRACE));
+        (drained, self.wait_exits(n, grace))
     }
 
     /// Waits until every worker exited or `deadline` passed (`None`: no
@@ -315,14 +335,7 @@ impl Runtime {
         }
         // Workers that were started (fewer than all if `build` failed).
         let n = self.threads.len() + self.hosted;
-        let mut drained = false;
-        if let Some(t) = timeout {
-            shared.advance_state(DRAINING);
-            drained = shared.wait_exits(n, Some(Instant::now() + t)) == n;
-        }
-        shared.advance_state(CANCELLING);
-        let grace = timeout.map(|t| Instant::now() + t.max(MIN_EXIT_GRACE));
-        let exited = shared.wait_exits(n, grace);
+        let (drained, exited) = shared.stop_workers(n, timeout);
         for slot in &mut self.threads {
             // After `wait_exits` a finished worker has nothing left but its
             // thread-local destructors (the arena's abandonment); join it.
