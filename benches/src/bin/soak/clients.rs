@@ -120,8 +120,12 @@ fn run_session(ctx: &Ctx, kind: Kind, rng: &mut Rng) -> Outcome {
 /// A connected client socket with the hang guard set.
 pub fn connect(ctx: &Ctx, addr: SocketAddr) -> Result<TcpStream, String> {
     let stream = TcpStream::connect(addr).context("connecting")?;
-    stream.set_read_timeout(Some(HANG)).context("setting the read timeout")?;
-    stream.set_write_timeout(Some(HANG)).context("setting the write timeout")?;
+    stream
+        .set_read_timeout(Some(HANG))
+        .context("setting the read timeout")?;
+    stream
+        .set_write_timeout(Some(HANG))
+        .context("setting the write timeout")?;
     stream.set_nodelay(true).context("setting TCP_NODELAY")?;
     Counters::add(&ctx.counters.connections, 1);
     Ok(stream)
@@ -256,7 +260,8 @@ fn echo(ctx: &Ctx, rng: &mut Rng, slow: bool) -> Outcome {
 }
 
 fn write_frame(w: &mut impl Write, pattern: &mut Pattern, len: usize) -> Outcome {
-    w.write_all(&(len as u32).to_be_bytes()).context("writing a frame prefix")?;
+    w.write_all(&(len as u32).to_be_bytes())
+        .context("writing a frame prefix")?;
     w.write_all(&pattern.take(len)).context("writing a frame")
 }
 
@@ -282,7 +287,13 @@ fn rpc(ctx: &Ctx, rng: &mut Rng, slow: bool) -> Outcome {
     let half_close = rng.chance(40);
     let seed = rng.next_u64();
     let stream = connect(ctx, ctx.addrs.rpc)?;
-    let end = |r: &mut dyn Read| if half_close { expect_eof(r, "reading the end after a half close") } else { Ok(()) };
+    let end = |r: &mut dyn Read| {
+        if half_close {
+            expect_eof(r, "reading the end after a half close")
+        } else {
+            Ok(())
+        }
+    };
     if pipelined {
         duplex(
             &stream,
@@ -325,7 +336,11 @@ fn rpc(ctx: &Ctx, rng: &mut Rng, slow: bool) -> Outcome {
     Ok(())
 }
 
-fn check_response(r: &mut (impl io::BufRead + ?Sized), request: &Request, index: usize) -> Result<http1::Response, String> {
+fn check_response(
+    r: &mut (impl io::BufRead + ?Sized),
+    request: &Request,
+    index: usize,
+) -> Result<http1::Response, String> {
     let what = format!("reading response {index}");
     let res = http1::read_response(r).context(&what)?;
     if res.status != 200 {
@@ -371,7 +386,9 @@ fn http(ctx: &Ctx, rng: &mut Rng, slow: bool) -> Outcome {
             &stream,
             |mut w| {
                 for (i, request) in requests.iter().enumerate() {
-                    request.write(&mut w, close_last && i + 1 == count).context("writing a request")?;
+                    request
+                        .write(&mut w, close_last && i + 1 == count)
+                        .context("writing a request")?;
                 }
                 Ok(())
             },
@@ -428,21 +445,31 @@ fn reset(ctx: &Ctx, rng: &mut Rng) -> Outcome {
             let stream = connect(ctx, ctx.addrs.echo)?;
             (&stream).write_all(&pattern.take(sent)).context("writing")?;
             let read_back = rng.range(0, sent);
-            read_verified(&mut &stream, &mut Pattern::new(seed), read_back, "reading part of the echo")?;
+            read_verified(
+                &mut &stream,
+                &mut Pattern::new(seed),
+                read_back,
+                "reading part of the echo",
+            )?;
             stream
         }
         1 => {
             let stream = connect(ctx, ctx.addrs.rpc)?;
             let announced = sent + rng.range(1, 1 << 20);
-            (&stream).write_all(&(announced as u32).to_be_bytes()).context("writing")?;
+            (&stream)
+                .write_all(&(announced as u32).to_be_bytes())
+                .context("writing")?;
             (&stream).write_all(&pattern.take(sent)).context("writing")?;
             stream
         }
         _ => {
             let stream = connect(ctx, ctx.addrs.http)?;
             let announced = sent + rng.range(1, 1 << 20);
-            write!(&stream, "POST /echo HTTP/1.1\r\nHost: soak\r\nContent-Length: {announced}\r\n\r\n")
-                .context("writing")?;
+            write!(
+                &stream,
+                "POST /echo HTTP/1.1\r\nHost: soak\r\nContent-Length: {announced}\r\n\r\n"
+            )
+            .context("writing")?;
             (&stream).write_all(&pattern.take(sent)).context("writing")?;
             stream
         }
@@ -496,7 +523,9 @@ fn bad_http(ctx: &Ctx) -> Outcome {
 pub fn probe(ctx: &Ctx, tag: u64) -> Outcome {
     let mut pattern = Pattern::new(tag);
     let echo = connect(ctx, ctx.addrs.echo)?;
-    (&echo).write_all(&pattern.take(100)).context("probing the echo server")?;
+    (&echo)
+        .write_all(&pattern.take(100))
+        .context("probing the echo server")?;
     read_verified(&mut &echo, &mut Pattern::new(tag), 100, "probing the echo server")?;
     let rpc = connect(ctx, ctx.addrs.rpc)?;
     write_frame(&mut &rpc, &mut Pattern::new(tag), 100).map_err(|e| format!("probing the rpc server: {e}"))?;
@@ -511,11 +540,19 @@ pub fn probe(ctx: &Ctx, tag: u64) -> Outcome {
 /// Checks that `stream`, a connection the server may have accepted only
 /// after descriptors came back, echoes `tag`.
 pub fn echo_tag(stream: &TcpStream, tag: u64) -> Outcome {
-    stream.set_read_timeout(Some(HANG)).context("setting the read timeout")?;
-    stream.set_write_timeout(Some(HANG)).context("setting the write timeout")?;
-    (&*stream).write_all(&tag.to_be_bytes()).context("writing on a held connection")?;
+    stream
+        .set_read_timeout(Some(HANG))
+        .context("setting the read timeout")?;
+    stream
+        .set_write_timeout(Some(HANG))
+        .context("setting the write timeout")?;
+    (&*stream)
+        .write_all(&tag.to_be_bytes())
+        .context("writing on a held connection")?;
     let mut back = [0u8; 8];
-    (&*stream).read_exact(&mut back).context("reading on a held connection")?;
+    (&*stream)
+        .read_exact(&mut back)
+        .context("reading on a held connection")?;
     if u64::from_be_bytes(back) != tag {
         return Err("a held connection echoed other bytes".into());
     }

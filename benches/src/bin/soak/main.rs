@@ -46,7 +46,8 @@ use roost_benches::settings::{core_count, localhost};
 use crate::ctx::{Addrs, Counters, Ctx};
 use crate::rng::Rng;
 
-const USAGE: &str = "usage: soak [--duration D] [--clients N] [--workers N] [--seed S] [--emfile-every D] [--idle-release D]
+const USAGE: &str =
+    "usage: soak [--duration D] [--clients N] [--workers N] [--seed S] [--emfile-every D] [--idle-release D]
   D: seconds, or a number with s, m or h (default duration 10m)
   environment: ROOST_SOAK_DURATION, ROOST_SOAK_CLIENTS, ROOST_SOAK_WORKERS, ROOST_SOAK_SEED";
 
@@ -98,8 +99,12 @@ impl Options {
     fn parse() -> Result<Options, String> {
         let env = |k: &str| std::env::var(k).ok();
         let mut duration = env("ROOST_SOAK_DURATION").map(|s| parse_duration(&s)).transpose()?;
-        let mut clients = env("ROOST_SOAK_CLIENTS").map(|s| parse_count(&s, "client count")).transpose()?;
-        let mut workers = env("ROOST_SOAK_WORKERS").map(|s| parse_count(&s, "worker count")).transpose()?;
+        let mut clients = env("ROOST_SOAK_CLIENTS")
+            .map(|s| parse_count(&s, "client count"))
+            .transpose()?;
+        let mut workers = env("ROOST_SOAK_WORKERS")
+            .map(|s| parse_count(&s, "worker count"))
+            .transpose()?;
         let mut seed = env("ROOST_SOAK_SEED").map(|s| parse_seed(&s)).transpose()?;
         let mut emfile_every = None;
         let mut idle_release = None;
@@ -121,7 +126,9 @@ impl Options {
         }
         let duration = duration.unwrap_or(Duration::from_secs(600));
         let seed = seed.unwrap_or_else(|| {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
             now.as_nanos() as u64 ^ u64::from(std::process::id())
         });
         Ok(Options {
@@ -130,8 +137,7 @@ impl Options {
             workers: workers.unwrap_or_else(core_count),
             seed,
             // About six episodes a run, at least 5 s and at most a minute apart.
-            emfile_every: emfile_every
-                .unwrap_or((duration / 6).clamp(Duration::from_secs(5), Duration::from_secs(60))),
+            emfile_every: emfile_every.unwrap_or((duration / 6).clamp(Duration::from_secs(5), Duration::from_secs(60))),
             idle_release: idle_release.unwrap_or(Duration::from_secs(2)),
         })
     }
@@ -140,7 +146,9 @@ impl Options {
 /// Arena blocks in use (and parked), summed over the workers.
 fn arena_blocks(metrics: &RuntimeMetrics) -> (u64, u64) {
     let arenas = metrics.workers.iter().filter_map(|w| w.arena.as_ref());
-    arenas.fold((0, 0), |(used, parked), a| (used + a.in_use_blocks, parked + a.parked_blocks))
+    arenas.fold((0, 0), |(used, parked), a| {
+        (used + a.in_use_blocks, parked + a.parked_blocks)
+    })
 }
 
 /// Waits up to `limit` for the process to have exactly `baseline`
@@ -195,7 +203,10 @@ fn exhaust_and_recover(ctx: &Ctx, baseline: usize, tag: u64) -> Result<(), Strin
             }
         }
         if held.len() > HEADROOM {
-            exhausted = Err(format!("{} connections under a limit of {HEADROOM} spare descriptors", held.len()));
+            exhausted = Err(format!(
+                "{} connections under a limit of {HEADROOM} spare descriptors",
+                held.len()
+            ));
             break;
         }
     }
@@ -214,8 +225,12 @@ fn exhaust_and_recover(ctx: &Ctx, baseline: usize, tag: u64) -> Result<(), Strin
     restored?;
     Counters::add(&ctx.counters.connections, held.len() as u64);
     for (i, stream) in held.iter().enumerate() {
-        clients::echo_tag(stream, tag ^ i as u64)
-            .map_err(|e| format!("after descriptor exhaustion, held connection {i} of {}: {e}", held.len()))?;
+        clients::echo_tag(stream, tag ^ i as u64).map_err(|e| {
+            format!(
+                "after descriptor exhaustion, held connection {i} of {}: {e}",
+                held.len()
+            )
+        })?;
     }
     clients::probe(ctx, tag).map_err(|e| format!("after descriptor exhaustion: {e}"))?;
     let c = &ctx.counters;
@@ -317,7 +332,8 @@ fn soak(options: &Options) -> Result<(), Vec<String>> {
     let handle = rt.handle().clone();
     let idle_release = options.idle_release;
     for set in handle.on_each_worker(move || roost::net::idle::set_idle_release(idle_release)) {
-        rt.block_on(set).map_err(|e| one(format!("setting the idle release: {e}")))?;
+        rt.block_on(set)
+            .map_err(|e| one(format!("setting the idle release: {e}")))?;
     }
     let listen = || ListenOptions::new().backlog(1024);
     let echo_server = rt
@@ -327,7 +343,11 @@ fn soak(options: &Options) -> Result<(), Vec<String>> {
         .block_on(rpc::start(&handle, localhost(), listen()))
         .map_err(|e| one(format!("starting the rpc server: {e}")))?;
     let http_server = rt
-        .block_on(roost::net::http::Server::builder().listen_options(listen()).serve(&handle, localhost(), || http::Hello))
+        .block_on(
+            roost::net::http::Server::builder()
+                .listen_options(listen())
+                .serve(&handle, localhost(), || http::Hello),
+        )
         .map_err(|e| one(format!("starting the http server: {e}")))?;
     let addrs = Addrs {
         echo: echo_server.local_addr(),
@@ -404,7 +424,11 @@ fn soak(options: &Options) -> Result<(), Vec<String>> {
     let c = &ctx.counters;
     let g = Counters::get;
     println!("soak summary");
-    println!("  duration            {:.1} s (asked {:?})", ran.as_secs_f64(), options.duration);
+    println!(
+        "  duration            {:.1} s (asked {:?})",
+        ran.as_secs_f64(),
+        options.duration
+    );
     println!("  connections opened  {}", g(&c.connections));
     println!(
         "  echo                {:.1} MiB verified in {} sessions",
@@ -483,7 +507,10 @@ fn soak(options: &Options) -> Result<(), Vec<String>> {
         sys::open_descriptors().map_or_else(|e| e.to_string(), |n| n.to_string())
     );
     if down.detached_workers > 0 {
-        failures.push(format!("{} workers did not exit at shutdown (a hang)", down.detached_workers));
+        failures.push(format!(
+            "{} workers did not exit at shutdown (a hang)",
+            down.detached_workers
+        ));
     }
     if failures.is_empty() {
         Ok(())

@@ -54,7 +54,7 @@ pub struct Pattern {
 impl Pattern {
     pub fn new(seed: u64) -> Self {
         Self {
-            rng: Rng::new(seed ^ 0x5EED_0F_B17E5),
+            rng: Rng::new(seed ^ 0x05EE_D0FB_17E5),
             word: 0,
             left: 0,
         }
