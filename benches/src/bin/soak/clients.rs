@@ -9,6 +9,8 @@
 //! - `Slow*`: the same, read a few bytes at a time with pauses while the
 //!   server has a megabyte or more to send;
 //! - `Reset`: a transfer cut by `SO_LINGER` 0 and close (an RST) midway;
+//! - `Idle`: a connection left idle past the idle release (its parked
+//!   buffers are swept while it lives), then used again;
 //! - `Oversized`, `BadHttp`: hostile input that the servers must refuse by
 //!   closing (rpc) or with a 4xx (http), without a hang.
 //!
@@ -59,11 +61,12 @@ enum Kind {
     Reset,
     Oversized,
     BadHttp,
+    Idle,
 }
 
 impl Kind {
     fn pick(rng: &mut Rng) -> Kind {
-        const WEIGHTED: [(Kind, u64); 9] = [
+        const WEIGHTED: [(Kind, u64); 10] = [
             (Kind::Echo, 5),
             (Kind::Rpc, 5),
             (Kind::Http, 5),
@@ -73,6 +76,7 @@ impl Kind {
             (Kind::Reset, 4),
             (Kind::Oversized, 1),
             (Kind::BadHttp, 1),
+            (Kind::Idle, 1),
         ];
         let total: u64 = WEIGHTED.iter().map(|(_, w)| w).sum();
         let mut at = rng.below(total);
@@ -114,6 +118,7 @@ fn run_session(ctx: &Ctx, kind: Kind, rng: &mut Rng) -> Outcome {
         Kind::Reset => reset(ctx, rng),
         Kind::Oversized => oversized(ctx, rng),
         Kind::BadHttp => bad_http(ctx),
+        Kind::Idle => idle(ctx, rng),
     }
 }
 
@@ -519,42 +524,73 @@ fn bad_http(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-/// One small verified exchange with each server, on fresh connections.
-pub fn probe(ctx: &Ctx, tag: u64) -> Outcome {
-    let mut pattern = Pattern::new(tag);
-    let echo = connect(ctx, ctx.addrs.echo)?;
-    (&echo)
-        .write_all(&pattern.take(100))
-        .context("probing the echo server")?;
-    read_verified(&mut &echo, &mut Pattern::new(tag), 100, "probing the echo server")?;
-    let rpc = connect(ctx, ctx.addrs.rpc)?;
-    write_frame(&mut &rpc, &mut Pattern::new(tag), 100).map_err(|e| format!("probing the rpc server: {e}"))?;
-    read_frame(&mut &rpc, &mut Pattern::new(tag), 100).map_err(|e| format!("probing the rpc server: {e}"))?;
-    let http = connect(ctx, ctx.addrs.http)?;
-    let request = Request::Hello;
-    request.write(&mut &http, false).context("probing the http server")?;
-    check_response(&mut BufReader::new(&http), &request, 0).map_err(|e| format!("probing the http server: {e}"))?;
-    Ok(())
+/// One of the three servers.
+#[derive(Debug, Clone, Copy)]
+pub enum Server {
+    Echo,
+    Rpc,
+    Http,
 }
 
-/// Checks that `stream`, a connection the server may have accepted only
-/// after descriptors came back, echoes `tag`.
-pub fn echo_tag(stream: &TcpStream, tag: u64) -> Outcome {
+impl Server {
+    pub const ALL: [Server; 3] = [Server::Echo, Server::Rpc, Server::Http];
+
+    pub fn addr(self, ctx: &Ctx) -> SocketAddr {
+        match self {
+            Server::Echo => ctx.addrs.echo,
+            Server::Rpc => ctx.addrs.rpc,
+            Server::Http => ctx.addrs.http,
+        }
+    }
+}
+
+/// One small verified exchange with `server` on `stream`: 100 bytes
+/// echoed, a 100-byte frame answered, or `GET /`.
+pub fn exchange(stream: &TcpStream, server: Server, tag: u64) -> Outcome {
     stream
         .set_read_timeout(Some(HANG))
         .context("setting the read timeout")?;
     stream
         .set_write_timeout(Some(HANG))
         .context("setting the write timeout")?;
-    (&*stream)
-        .write_all(&tag.to_be_bytes())
-        .context("writing on a held connection")?;
-    let mut back = [0u8; 8];
-    (&*stream)
-        .read_exact(&mut back)
-        .context("reading on a held connection")?;
-    if u64::from_be_bytes(back) != tag {
-        return Err("a held connection echoed other bytes".into());
+    let what = format!("an exchange with the {server:?} server");
+    match server {
+        Server::Echo => {
+            (&*stream).write_all(&Pattern::new(tag).take(100)).context(&what)?;
+            read_verified(&mut &*stream, &mut Pattern::new(tag), 100, &what)
+        }
+        Server::Rpc => {
+            write_frame(&mut &*stream, &mut Pattern::new(tag), 100).map_err(|e| format!("{what}: {e}"))?;
+            read_frame(&mut &*stream, &mut Pattern::new(tag), 100).map_err(|e| format!("{what}: {e}"))
+        }
+        Server::Http => {
+            let request = Request::Hello;
+            request.write(&mut &*stream, false).context(&what)?;
+            // One response to one request: nothing is read past it.
+            check_response(&mut BufReader::new(&*stream), &request, 0).map_err(|e| format!("{what}: {e}"))?;
+            Ok(())
+        }
     }
+}
+
+/// One small verified exchange with each server, on fresh connections.
+pub fn probe(ctx: &Ctx, tag: u64) -> Outcome {
+    for server in Server::ALL {
+        exchange(&connect(ctx, server.addr(ctx))?, server, tag)?;
+    }
+    Ok(())
+}
+
+/// A connection that goes idle past the idle release (so its parked
+/// buffers are swept while it lives) and is then used again.
+fn idle(ctx: &Ctx, rng: &mut Rng) -> Outcome {
+    let server = Server::ALL[rng.below(3) as usize];
+    let stream = connect(ctx, server.addr(ctx))?;
+    exchange(&stream, server, rng.next_u64())?;
+    thread::sleep(ctx.idle_release * 3 / 2);
+    for _ in 0..rng.range(1, 4) {
+        exchange(&stream, server, rng.next_u64())?;
+    }
+    Counters::add(&ctx.counters.idles, 1);
     Ok(())
 }

@@ -37,6 +37,7 @@ pub struct Counters {
     pub emfile_episodes: AtomicU64,
     pub emfile_refusals: AtomicU64,
     pub emfile_held: AtomicU64,
+    pub idles: AtomicU64,
 }
 
 impl Counters {
@@ -121,13 +122,16 @@ pub struct Ctx {
     pub counters: Counters,
     pub gate: Gate,
     pub stop: AtomicBool,
+    /// The servers' idle release (idle sessions wait past it).
+    pub idle_release: Duration,
     failures: Mutex<Vec<String>>,
 }
 
 impl Ctx {
-    pub fn new(addrs: Addrs) -> Self {
+    pub fn new(addrs: Addrs, idle_release: Duration) -> Self {
         Self {
             addrs,
+            idle_release,
             counters: Counters::default(),
             gate: Gate::default(),
             stop: AtomicBool::new(false),

@@ -193,8 +193,10 @@ fn exhaust_and_recover(ctx: &Ctx, baseline: usize, tag: u64) -> Result<(), Strin
     sys::set_nofile_soft_limit(limit).map_err(|e| format!("setrlimit: {e}"))?;
     let mut held = Vec::new();
     let mut exhausted = Ok(());
+    let target = clients::Server::ALL[(tag % 3) as usize];
+    let addr = target.addr(ctx);
     loop {
-        match TcpStream::connect(ctx.addrs.echo) {
+        match TcpStream::connect(addr) {
             Ok(s) => held.push(s),
             Err(e) if sys::is_emfile(&e) => break,
             Err(e) => {
@@ -210,11 +212,11 @@ fn exhaust_and_recover(ctx: &Ctx, baseline: usize, tag: u64) -> Result<(), Strin
             break;
         }
     }
-    // Stay exhausted a while: the accept loops back off and try again.
+    // Stay exhausted a while: the accept loop backs off and tries again.
     let mut refusals = 1;
     for _ in 0..5 {
         thread::sleep(Duration::from_millis(60));
-        match TcpStream::connect(ctx.addrs.echo) {
+        match TcpStream::connect(addr) {
             Err(e) if sys::is_emfile(&e) => refusals += 1,
             Ok(s) => held.push(s),
             Err(e) => exhausted = exhausted.and(Err(format!("connecting while exhausted: {e}"))),
@@ -224,8 +226,10 @@ fn exhaust_and_recover(ctx: &Ctx, baseline: usize, tag: u64) -> Result<(), Strin
     exhausted?;
     restored?;
     Counters::add(&ctx.counters.connections, held.len() as u64);
+    // Service resumes: for the held connections (the last ones waited in
+    // the backlog) and for new ones.
     for (i, stream) in held.iter().enumerate() {
-        clients::echo_tag(stream, tag ^ i as u64).map_err(|e| {
+        clients::exchange(stream, target, tag ^ i as u64).map_err(|e| {
             format!(
                 "after descriptor exhaustion, held connection {i} of {}: {e}",
                 held.len()
@@ -360,7 +364,7 @@ fn soak(options: &Options) -> Result<(), Vec<String>> {
         options.duration, options.clients, options.workers, options.seed, addrs.echo, addrs.rpc, addrs.http, baseline
     );
 
-    let ctx = Arc::new(Ctx::new(addrs));
+    let ctx = Arc::new(Ctx::new(addrs, options.idle_release));
     let started = Instant::now();
     let watching = Arc::new(AtomicBool::new(false));
     let (peak_used, peak_parked) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -449,6 +453,10 @@ fn soak(options: &Options) -> Result<(), Vec<String>> {
     println!("  resets              {}", g(&c.resets));
     println!("  half closes         {}", g(&c.half_closes));
     println!("  slow readers        {}", g(&c.slow_reads));
+    println!(
+        "  idle connections    {} (idle past the release, then used again)",
+        g(&c.idles)
+    );
     println!("  hostile inputs      {} (refused as they should be)", g(&c.hostile));
     println!(
         "  EMFILE episodes     {} ({} connects refused with EMFILE, {} held connections served after)",
