@@ -567,7 +567,7 @@ pub fn exchange(stream: &TcpStream, server: Server, tag: u64) -> Outcome {
             let request = Request::Hello;
             request.write(&mut &*stream, false).context(&what)?;
             // One response to one request: nothing is read past it.
-            check_response(&mut BufReader::new(&*stream), &request, 0).map_err(|e| format!("{what}: {e}"))?;
+            check_response(&mut BufReader::new(stream), &request, 0).map_err(|e| format!("{what}: {e}"))?;
             Ok(())
         }
     }
