@@ -445,7 +445,7 @@ fn reset(ctx: &Ctx, rng: &mut Rng) -> Outcome {
     let seed = rng.next_u64();
     let mut pattern = Pattern::new(seed);
     let sent = rng.range(1, 64 << 10);
-    let stream = match rng.below(3) {
+    let stream = match rng.below(5) {
         0 => {
             let stream = connect(ctx, ctx.addrs.echo)?;
             (&stream).write_all(&pattern.take(sent)).context("writing")?;
@@ -465,6 +465,48 @@ fn reset(ctx: &Ctx, rng: &mut Rng) -> Outcome {
                 .write_all(&(announced as u32).to_be_bytes())
                 .context("writing")?;
             (&stream).write_all(&pattern.take(sent)).context("writing")?;
+            stream
+        }
+        2 => {
+            // Whole frames, then a reset while the replies are still
+            // coming (a writer thread keeps sending until the reset).
+            let stream = connect(ctx, ctx.addrs.rpc)?;
+            let frames = rng.range(1, 8);
+            let len = rng.range(1, 256 << 10);
+            let read_back = rng.range(0, len);
+            let writer = stream.try_clone().context("cloning the socket")?;
+            let w = thread::spawn(move || {
+                let mut pattern = Pattern::new(seed);
+                for _ in 0..frames {
+                    if write_frame(&mut &writer, &mut pattern, len).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut expected = Pattern::new(seed);
+            let mut prefix = [0u8; 4];
+            (&stream).read_exact(&mut prefix).context("reading a reply's prefix")?;
+            read_verified(&mut &stream, &mut expected, read_back, "reading part of a reply")?;
+            // Shutting the write side down wakes the writer if it is
+            // blocked (the server, blocked on its replies, stopped
+            // reading); a FIN goes out first, the RST follows at close.
+            let _ = stream.shutdown(Shutdown::Write);
+            w.join().map_err(|_| "the writer thread panicked".to_string())?;
+            stream
+        }
+        3 => {
+            // A whole request, then a reset in the middle of its echo.
+            let stream = connect(ctx, ctx.addrs.http)?;
+            let body = pattern.take(rng.range(64 << 10, 1 << 20));
+            let writer = stream.try_clone().context("cloning the socket")?;
+            let w = thread::spawn(move || Request::Echo(body).write(&mut &writer, false));
+            let mut head = [0u8; 256];
+            let n = (&stream).read(&mut head).context("reading the start of a response")?;
+            if n == 0 {
+                return Err("the server closed the connection before its response".into());
+            }
+            let _ = stream.shutdown(Shutdown::Write);
+            let _ = w.join().map_err(|_| "the writer thread panicked".to_string())?;
             stream
         }
         _ => {
