@@ -44,6 +44,7 @@ impl Request {
 }
 
 /// A response as read.
+#[derive(Debug)]
 pub struct Response {
     pub status: u16,
     pub body: Vec<u8>,
@@ -148,5 +149,36 @@ fn read_chunked(r: &mut (impl BufRead + ?Sized)) -> io::Result<Vec<u8>> {
         }
         // Chunk-size lines count against the head limit only per chunk.
         head = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_response;
+
+    #[test]
+    fn reads_length_and_chunked_bodies_and_refuses_garbage() {
+        let mut r = &b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nconnection: close\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"[..];
+        let first = read_response(&mut r).unwrap();
+        assert_eq!(
+            (first.status, &first.body[..], first.close),
+            (200, &b"hello"[..], false)
+        );
+        let second = read_response(&mut r).unwrap();
+        assert_eq!(
+            (second.status, &second.body[..], second.close),
+            (200, &b"abcde"[..], true)
+        );
+        assert_eq!(
+            read_response(&mut r).unwrap_err().kind(),
+            std::io::ErrorKind::UnexpectedEof
+        );
+        let mut bad = &b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n"[..];
+        assert_eq!(
+            read_response(&mut bad).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidData
+        );
+        let mut truncated = &b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nshort"[..];
+        assert!(read_response(&mut truncated).is_err());
     }
 }

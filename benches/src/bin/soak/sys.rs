@@ -60,7 +60,12 @@ pub fn open_descriptors() -> io::Result<usize> {
 /// open: the limit bounds descriptor numbers, not their count, so numbers
 /// open above it (inherited ones, say) leave room below it.
 pub fn limit_leaving(spare: usize) -> io::Result<u64> {
-    let open = descriptor_numbers()?;
+    Ok(limit_leaving_among(&descriptor_numbers()?, spare))
+}
+
+/// The least limit below which `spare` numbers are free, with the sorted
+/// descriptor numbers `open` in use.
+fn limit_leaving_among(open: &[u32], spare: usize) -> u64 {
     let mut limit: u64 = 0;
     let mut below = 0;
     loop {
@@ -68,7 +73,7 @@ pub fn limit_leaving(spare: usize) -> io::Result<u64> {
             below += 1;
         }
         if limit - below as u64 == spare as u64 {
-            return Ok(limit);
+            return limit;
         }
         limit += 1;
     }
@@ -93,4 +98,18 @@ pub fn describe_descriptors() -> String {
         .collect();
     all.sort();
     all.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::limit_leaving_among;
+
+    #[test]
+    fn a_limit_counts_free_numbers_not_open_descriptors() {
+        assert_eq!(limit_leaving_among(&[0, 1, 2], 3), 6);
+        // A descriptor numbered far above leaves its count free below.
+        assert_eq!(limit_leaving_among(&[0, 1, 2, 251], 3), 6);
+        assert_eq!(limit_leaving_among(&[0, 2, 4], 2), 4);
+        assert_eq!(limit_leaving_among(&[], 0), 0);
+    }
 }
