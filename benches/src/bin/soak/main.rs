@@ -506,14 +506,23 @@ fn soak(options: &Options) -> Result<(), Vec<String>> {
     echo_server.stop();
     rpc_server.stop();
     let report = rt.block_on(http_server.shutdown(Duration::from_secs(5)));
-    let down = rt.shutdown_timeout(Duration::from_secs(10));
+    // Every server has ended: the runtime must drain by itself (each
+    // idle sweeper ends at its next sweep, within half the idle release).
+    let down = rt.shutdown_timeout(options.idle_release.max(Duration::from_secs(10)));
     println!(
-        "  shutdown            {} http connections forced, {} tasks cancelled, {} workers detached; {} descriptors after",
+        "  shutdown            {}, {} http connections forced, {} tasks cancelled, {} workers detached; {} descriptors after",
+        if down.drained { "drained" } else { "NOT drained" },
         report.forced,
         down.cancelled_tasks,
         down.detached_workers,
         sys::open_descriptors().map_or_else(|e| e.to_string(), |n| n.to_string())
     );
+    if !down.drained {
+        failures.push(format!(
+            "{} tasks were left behind on the runtime after every server had ended (cancelled at the shutdown deadline)",
+            down.cancelled_tasks
+        ));
+    }
     if down.detached_workers > 0 {
         failures.push(format!(
             "{} workers did not exit at shutdown (a hang)",
