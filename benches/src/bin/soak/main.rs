@@ -118,9 +118,6 @@ impl Options {
                 "--seed" => seed = Some(parse_seed(&value(&arg)?)?),
                 "--emfile-every" => emfile_every = Some(parse_duration(&value(&arg)?)?),
                 "--idle-release" => idle_release = Some(parse_duration(&value(&arg)?)?),
-                // What `cargo bench` passes to every benchmark binary.
-                "--bench" => {}
-                "--help" | "-h" => return Err(USAGE.into()),
                 _ => return Err(format!("unknown argument {arg:?}\n{USAGE}")),
             }
         }
@@ -300,6 +297,10 @@ fn mib(bytes: u64) -> f64 {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let options = match Options::parse() {
         Ok(o) => o,
         Err(e) => {
