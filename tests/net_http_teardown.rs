@@ -7,6 +7,8 @@
 //! reference-count underflow, fixed in roost-runtime by dropping a task's
 //! future in place; its own regression test is in rt_shutdown). The phase's
 //! sender is now the `Server`'s alone, so this holds on either runtime.
+//!
+//! And a server that `Server::shutdown` has ended leaves no task behind.
 
 #[path = "support/http.rs"]
 mod http;
