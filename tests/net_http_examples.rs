@@ -104,8 +104,7 @@ fn axum_example_routes_json_path_parameter_and_shared_state() {
 fn http_client_example_gets_over_http1_then_h2c() {
     let server = examples::start("http", &["127.0.0.1:0"]);
     // Started above, so built: it sits next to the other examples.
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap().join("examples");
+    let dir = examples::examples_dir();
     if !dir.join("http_client").exists() {
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--example", "http_client"])

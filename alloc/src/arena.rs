@@ -350,6 +350,7 @@ impl ArenaInner {
             let stats = &*self.stats;
             stats.allocations.add(1);
             stats.outstanding_bytes.add(CLASS_SIZES[class] as u64);
+            stats.outstanding_blocks.add(1);
             stats.in_use_high_water.raise_to(stats.outstanding_bytes.get());
             NonNull::new_unchecked(meta)
         }
@@ -401,6 +402,7 @@ impl ArenaInner {
         local.outstanding -= 1;
         self.stats.local_frees.add(1);
         self.stats.outstanding_bytes.sub(CLASS_SIZES[class] as u64);
+        self.stats.outstanding_blocks.sub(1);
     }
 
     /// Moves a list of returned blocks onto the free lists; returns its length.
@@ -428,6 +430,7 @@ impl ArenaInner {
         }
         local.outstanding -= n;
         self.stats.outstanding_bytes.sub(bytes as u64);
+        self.stats.outstanding_blocks.sub(n as u64);
         n
     }
 

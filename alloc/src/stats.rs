@@ -64,6 +64,9 @@ pub(crate) struct StatsCells {
     /// Bytes of blocks handed out and not yet back on a free list (includes
     /// parked blocks and blocks on their way home).
     pub(crate) outstanding_bytes: OwnedCounter,
+    /// Blocks handed out and not yet back on a free list (the block count
+    /// of `outstanding_bytes`).
+    pub(crate) outstanding_blocks: OwnedCounter,
     pub(crate) in_use_high_water: OwnedCounter,
     pub(crate) chunk_bytes_high_water: OwnedCounter,
     // Moved by other threads.
@@ -123,6 +126,10 @@ pub struct ArenaStats {
     pub in_use_bytes: u64,
     /// Bytes of blocks on the arena's free lists.
     pub free_bytes: u64,
+    /// Blocks held by buffers (or on their way home): the block count of
+    /// `in_use_bytes`. Zero once every buffer of the arena has been dropped
+    /// and drained home, and no slot holds one.
+    pub in_use_blocks: u64,
     /// Bytes of blocks parked in reuse slots.
     pub parked_bytes: u64,
     /// Blocks parked in reuse slots.
@@ -175,6 +182,10 @@ impl StatsCells {
             chunk_bytes: self.chunk_bytes.get(),
             block_bytes,
             in_use_bytes: outstanding.saturating_sub(parked),
+            in_use_blocks: self
+                .outstanding_blocks
+                .get()
+                .saturating_sub(self.parked_blocks.load(Relaxed) as u64),
             free_bytes: block_bytes.saturating_sub(outstanding),
             parked_bytes: parked,
             parked_blocks: self.parked_blocks.load(Relaxed) as u64,

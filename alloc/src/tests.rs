@@ -221,10 +221,12 @@ fn into_bytes_keeps_the_block_until_the_last_bytes_clone() {
         let clone = bytes.slice(2..);
         drop(bytes);
         assert_eq!(monitor.stats().in_use_bytes, 512);
+        assert_eq!(monitor.stats().in_use_blocks, 1);
         assert_eq!(&clone[..], b"terop");
         drop(clone);
         let stats = settle(&monitor);
         assert_eq!(stats.in_use_bytes, 0);
+        assert_eq!(stats.in_use_blocks, 0);
     });
 }
 
@@ -240,6 +242,8 @@ fn slot_parks_remote_drops_and_hands_them_back() {
         assert!(slot.is_parked());
         let stats = monitor.stats();
         assert_eq!(stats.parked_bytes, 2048);
+        // A parked block is not in use.
+        assert_eq!(stats.in_use_blocks, 0);
         assert!(stats.is_balanced());
         let again = slot.take_or_alloc(2048);
         assert_eq!(again.as_ptr(), addr);

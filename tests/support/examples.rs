@@ -14,12 +14,29 @@ pub struct Example {
     pub addr: SocketAddr,
 }
 
-fn examples_dir() -> PathBuf {
-    // target/<profile>/deps/<this test> -> target/<profile>/examples
+/// The folder cargo puts the examples in, `<target>/[<triple>/]<profile>/examples`,
+/// found from this test's own executable. Cargo has two layouts for that:
+///
+/// - the classic one (stable cargo up to 1.99): `<profile>/deps/<test>`;
+/// - the build-dir layout (always on since cargo 1.100, e.g. the nightly of
+///   the sanitizer steps in `.ci/run`): `<profile>/build/<package>/<hash>/out/<test>`.
+///
+/// A build dir configured apart from the target dir (`CARGO_BUILD_BUILD_DIR`)
+/// is not supported: the examples then live elsewhere.
+pub fn examples_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
+    let dir = exe.parent().expect("test executable folder");
+    let profile = if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent()
+    } else {
+        // out -> <hash> -> <package> -> build -> <profile>
+        dir.ancestors()
+            .nth(3)
+            .filter(|build| build.file_name().is_some_and(|n| n == "build"))
+            .and_then(|build| build.parent())
+    };
+    profile
+        .unwrap_or_else(|| panic!("no cargo target layout around {}", exe.display()))
         .join("examples")
 }
 

@@ -481,6 +481,11 @@ impl Server {
             self.phase.send_replace(Phase::Closing);
             let _ = connections.wait_for(|n| *n == 0).await;
         }
+        // The server has ended. Closing also ends every worker's phase
+        // relay (it returns on Closing): without it those tasks lived until
+        // the `Server` was dropped, and a graceful runtime shutdown behind
+        // an ended server could not drain (tests/net_http_teardown.rs).
+        self.phase.send_replace(Phase::Closing);
         ShutdownReport {
             forced: self.shared.forced.load(Ordering::Relaxed),
         }
