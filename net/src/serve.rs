@@ -62,6 +62,16 @@ pub struct AcceptFailure {
 }
 
 impl AcceptFailure {
+    /// The failure of worker `worker`'s loop on `error`.
+    pub(crate) fn new(worker: usize, error: &io::Error) -> Self {
+        Self {
+            worker,
+            kind: error.kind(),
+            os_error: error.raw_os_error(),
+            message: format!("worker {worker} stopped accepting: {error}"),
+        }
+    }
+
     /// The failure as an `io::Error` (same kind; the text names the worker).
     pub fn error(&self) -> io::Error {
         io::Error::new(self.kind, self.message.clone())
@@ -123,12 +133,7 @@ impl LoopEnd {
 
     fn failed(mut self, error: &io::Error) {
         self.reported = true;
-        self.state.loop_ended(Some(AcceptFailure {
-            worker: self.worker,
-            kind: error.kind(),
-            os_error: error.raw_os_error(),
-            message: format!("worker {} stopped accepting: {error}", self.worker),
-        }));
+        self.state.loop_ended(Some(AcceptFailure::new(self.worker, error)));
     }
 }
 

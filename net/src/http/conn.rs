@@ -72,6 +72,9 @@ pub(crate) struct Shared {
     pub(crate) connections: watch::Sender<usize>,
     pub(crate) accepted: AtomicU64,
     pub(crate) forced: AtomicUsize,
+    /// Accept loops that ended on an unexpected error (see
+    /// [`Server::failures`](super::Server::failures)).
+    pub(crate) failures: std::sync::Mutex<Vec<crate::AcceptFailure>>,
 }
 
 impl Shared {
@@ -84,6 +87,7 @@ impl Shared {
             connections: watch::Sender::new(0),
             accepted: AtomicU64::new(0),
             forced: AtomicUsize::new(0),
+            failures: std::sync::Mutex::new(Vec::new()),
         });
         (shared, phase_tx)
     }
@@ -218,8 +222,15 @@ where
                     drop(roost_runtime::spawn_local(serve_connection(stream, worker.clone())));
                 }
                 // Not a per-connection or exhaustion error (`accept`
-                // handles those): the listener itself is broken.
-                Err(_) => return,
+                // handles those): the listener itself is broken. Said on
+                // stderr and kept for `Server::failures`; the other
+                // workers keep serving.
+                Err(error) => {
+                    let failure = crate::AcceptFailure::new(roost_runtime::current_worker().unwrap_or(0), &error);
+                    eprintln!("roost::net::http: {}", failure.message);
+                    shared.failures.lock().unwrap_or_else(|e| e.into_inner()).push(failure);
+                    return;
+                }
             },
         }
     }

@@ -491,6 +491,26 @@ impl Server {
         }
     }
 
+    /// The accept loops that ended on an unexpected error (each also said
+    /// so on stderr): that worker's listener is closed, the other workers
+    /// keep serving. Transient errors (descriptor or memory exhaustion, a
+    /// connection reset before it was accepted) are backed off instead and
+    /// never end a loop.
+    pub fn failures(&self) -> Vec<crate::AcceptFailure> {
+        self.shared.failures.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The first of [`failures`](Self::failures) as an `io::Error` (same
+    /// kind), or `Ok(())` if every accept loop is healthy or ended by
+    /// [`shutdown`](Self::shutdown).
+    ///
+    /// # Errors
+    ///
+    /// The first accept loop's failure.
+    pub fn check(&self) -> io::Result<()> {
+        self.failures().first().map_or(Ok(()), |f| Err(f.error()))
+    }
+
     /// Waits until the server has ended: every worker stopped accepting
     /// (after [`shutdown`](Self::shutdown), or because its listener broke)
     /// and every connection is closed. A server that is never shut down
