@@ -81,6 +81,7 @@ pub use blocking::DEFAULT_MAX_BLOCKING_THREADS;
 pub use builder::Builder;
 pub use error::{BlockOnError, SpawnError};
 pub use handle::Handle;
+pub use io::Driver;
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use runtime::{Runtime, ShutdownReport};
 pub use task::{spawn, spawn_blocking, spawn_local, spawn_on, try_spawn_local};

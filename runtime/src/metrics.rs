@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use roost_alloc::ArenaStats;
 
+use crate::io::Driver;
+
 /// A counter written by one thread.
 #[derive(Default)]
 pub(crate) struct Counter(AtomicU64);
@@ -39,6 +41,17 @@ pub(crate) struct WorkerMetricsCells {
     pub(crate) live_tasks: Counter,
     pub(crate) timers: Counter,
     pub(crate) io_sources: Counter,
+    /// `Driver::code` of the driver the loop runs.
+    pub(crate) driver: Counter,
+    /// 1 if io_uring was asked for and the loop fell back to epoll.
+    pub(crate) uring_fallback: Counter,
+}
+
+impl WorkerMetricsCells {
+    pub(crate) fn set_driver(&self, driver: Driver, fell_back: bool) {
+        self.driver.set(driver.code());
+        self.uring_fallback.set(u64::from(fell_back));
+    }
 }
 
 /// A snapshot of one worker's counters.
@@ -86,6 +99,11 @@ pub struct WorkerMetrics {
     /// Idle spins that ran their whole budget in vain (the worker parked
     /// after each). The adaptive policy shrinks its budget on each.
     pub spin_misses: u64,
+    /// The driver the worker's loop runs (see `Builder::driver`).
+    pub driver: Driver,
+    /// Whether the uring driver was asked for and the worker fell back to
+    /// epoll (io_uring missing, forbidden, or lacking a needed feature).
+    pub uring_fallback: bool,
     /// The worker's arena, once it is installed.
     pub arena: Option<ArenaStats>,
 }
@@ -106,6 +124,8 @@ impl WorkerMetrics {
             spin_nanos: cells.spin_nanos.get(),
             spin_hits: cells.spin_hits.get(),
             spin_misses: cells.spin_misses.get(),
+            driver: Driver::from_code(cells.driver.get()),
+            uring_fallback: cells.uring_fallback.get() != 0,
             arena,
         }
     }
