@@ -160,3 +160,32 @@ fn where_the_kernel_allows_it_the_ring_is_used() {
         );
     }
 }
+
+/// Regression: on the uring driver, a stream dropped while its multishot
+/// poll was posting a completion stayed open (the removal failed with
+/// `EALREADY` and the poll kept the socket), so the peer never saw EOF.
+#[test]
+fn on_the_uring_driver_every_dropped_stream_closes() {
+    let rt = runtime(Some(Driver::Uring), None);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    for round in 0..64u8 {
+        let served = rt.handle().spawn_on(usize::from(round % 2), async move {
+            roost::runtime::spawn_local(async move {
+                let mut s = TcpStream::connect(addr).await.unwrap();
+                // Writable at once: the poll posts a completion right as
+                // the stream is dropped.
+                s.write_all(&[round]).await.unwrap();
+            })
+            .await
+            .unwrap()
+        });
+        let (mut peer, _) = listener.accept().unwrap();
+        // A guard against a hang, not a measurement.
+        peer.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).expect("EOF from the dropped stream");
+        assert_eq!(got, [round]);
+        rt.block_on(served).unwrap();
+    }
+}
