@@ -4,8 +4,9 @@
 //! # Model
 //!
 //! - One worker thread per core, pinned, never stealing. Each worker owns a
-//!   mio `Poll` (its reactor), a run queue, a slab of tasks, a timer wheel
-//!   and its arena ([`roost_alloc::Arena`], drained every tick).
+//!   mio `Poll` or, on Linux if asked for, an io_uring ring (its reactor:
+//!   see [`io::Driver`]), a run queue, a slab of tasks, a timer wheel and
+//!   its arena ([`roost_alloc::Arena`], drained every tick).
 //! - [`spawn_local`] runs a `!Send` future on the current worker;
 //!   [`spawn_on`] sends a `Send` future to a given worker; [`spawn`] places
 //!   one round-robin. All return a [`JoinHandle`].
