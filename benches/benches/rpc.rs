@@ -7,6 +7,10 @@
 //!
 //! - `roost`: `examples/rpc.rs` on roost (arena buffers, reuse slots);
 //! - `roost-noarena`: the same code with buffers from the global allocator;
+//! - `roost-uring`: `examples/rpc.rs` on a second roost runtime whose
+//!   workers run the io_uring driver (`Builder::driver(Driver::Uring)`; it
+//!   says so on a line of its own where the kernel makes it fall back to
+//!   epoll); `roost` follows `ROOST_DRIVER`, epoll by default;
 //! - `tokio-mt`: tokio's multi-thread runtime, one task per connection, one
 //!   buffer per connection reused, `TCP_NODELAY`;
 //! - `tokio-ct`: one tokio current-thread runtime per core, each with its own
@@ -59,7 +63,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion};
 use roost::alloc::ArenaBytesMut;
 use roost::net::{serve, BufferSource, ListenOptions, TcpStream};
-use roost::runtime::Runtime;
+use roost::runtime::{Driver, Runtime};
 use roost_benches::counters::{register_current_thread, Counters};
 use roost_benches::counting_alloc::CountingAlloc;
 use roost_benches::interleave::{interleaved, median_of, print_costs, Runs, Stat};
@@ -277,6 +281,26 @@ fn main() {
         builder = builder.busy_poll(spin);
     }
     let rt = builder.build().expect("roost runtime");
+    // roost-uring: the same servers on a runtime with the io_uring driver.
+    let mut uring_builder = Runtime::builder()
+        .worker_threads(workers)
+        .pin_workers(pin)
+        .driver(Driver::Uring)
+        .on_thread_start(|| register_current_thread("roost-uring"));
+    if let Some(spin) = micros("ROOST_RPC_SPIN") {
+        uring_builder = uring_builder.spin_before_park(spin);
+    }
+    if let Some(spin) = micros("ROOST_RPC_BUSY_POLL") {
+        uring_builder = uring_builder.busy_poll(spin);
+    }
+    let rt_uring = uring_builder.build().expect("roost-uring runtime");
+    if rt_uring.handle().metrics().workers.iter().any(|w| w.uring_fallback) {
+        println!("roost-uring: io_uring is not available here; its workers run epoll");
+    }
+    let [uring_addr, _, uring_cross_addr, _] = start_roost(&rt_uring).expect("roost-uring servers");
+    let kv_uring = kv::start_roost(&rt_uring, BufferSource::Arena).expect("roost-uring kv server");
+    let kv_uring_addr = kv_uring.local_addr();
+    std::mem::forget(kv_uring);
     let [roost_addr, noarena_addr, cross_addr, cross_noarena_addr] = start_roost(&rt).expect("roost servers");
     let kv_roost = kv::start_roost(&rt, BufferSource::Arena).expect("roost kv server");
     let kv_noarena = kv::start_roost(&rt, BufferSource::Global).expect("roost-noarena kv server");
@@ -302,12 +326,14 @@ fn main() {
     let mut rr = vec![
         connect("roost", "roost", roost_addr),
         connect("roost-noarena", "roost", noarena_addr),
+        connect("roost-uring", "roost-uring", uring_addr),
         connect("tokio-mt", "tokio-mt", tokio_mt),
         connect("tokio-ct", "tokio-ct", tokio_ct),
     ];
     let mut cross = vec![
         connect("roost", "roost", cross_addr),
         connect("roost-noarena", "roost", cross_noarena_addr),
+        connect("roost-uring", "roost-uring", uring_cross_addr),
     ];
     let kv_connect = |name, group, addr| Subject {
         name,
@@ -318,6 +344,7 @@ fn main() {
     let mut sharded = vec![
         kv_connect("roost", "roost", kv_addrs.0),
         kv_connect("roost-noarena", "roost", kv_addrs.1),
+        kv_connect("roost-uring", "roost-uring", kv_uring_addr),
         kv_connect("tokio-mt", "tokio-mt-kv", kv_tokio),
     ];
 
@@ -401,6 +428,12 @@ fn main() {
         roost / mt.max(ct),
         roost / mt,
         roost / ct
+    );
+    let uring = rr("roost-uring", tps);
+    println!(
+        "rr 64 B x 64: roost-uring {uring:.0} | vs roost {:.2}x | vs tokio-mt {:.2}x",
+        uring / roost,
+        uring / mt
     );
     let [roost_cpu, noarena_cpu, mt_cpu, ct_cpu] = RR_SERVERS.map(|name| rr(name, cpu));
     println!(

@@ -16,6 +16,7 @@ type StdArc<T> = std::sync::Arc<T>;
 use crate::blocking::pool::BlockingPool;
 use crate::handle::Handle;
 use crate::idle::IdlePolicy;
+use crate::io::{Driver, DriverConfig};
 use crate::root::RootFuture;
 use crate::runtime::{Runtime, RuntimeShared};
 use crate::sched::WorkerShared;
@@ -56,6 +57,9 @@ pub struct Builder {
     max_blocking: usize,
     keep_alive: Duration,
     tokio_compat: bool,
+    /// Set by `driver`; otherwise `ROOST_DRIVER`, otherwise epoll.
+    driver: Option<Driver>,
+    uring_entries: u32,
 }
 
 impl fmt::Debug for Builder {
@@ -68,6 +72,8 @@ impl fmt::Debug for Builder {
             .field("idle", &self.idle)
             .field("max_blocking_threads", &self.max_blocking)
             .field("thread_keep_alive", &self.keep_alive)
+            .field("driver", &self.driver)
+            .field("uring_entries", &self.uring_entries)
             .finish_non_exhaustive()
     }
 }
@@ -98,7 +104,54 @@ impl Builder {
             max_blocking: crate::blocking::DEFAULT_MAX_BLOCKING_THREADS,
             keep_alive: Duration::from_secs(10),
             tokio_compat: true,
+            driver: None,
+            uring_entries: 256,
         }
+    }
+
+    /// The event source of every worker (and every `block_on` loop):
+    /// [`Driver::Epoll`] or [`Driver::Uring`]. Without this call the
+    /// environment variable `ROOST_DRIVER` (`epoll` or `uring`) decides,
+    /// and without it, epoll.
+    ///
+    /// `Uring` never makes `build` fail because of io_uring: where the
+    /// kernel lacks it, forbids it (seccomp, `kernel.io_uring_disabled`) or
+    /// lacks a feature the driver needs, the loop uses epoll, one line on
+    /// stderr says so (once per process), and the worker's metrics show it
+    /// ([`WorkerMetrics::driver`](crate::WorkerMetrics::driver),
+    /// [`WorkerMetrics::uring_fallback`](crate::WorkerMetrics::uring_fallback)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roost_runtime::io::Driver;
+    ///
+    /// let rt = roost_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .pin_workers(false)
+    ///     .driver(Driver::Epoll)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.handle().metrics().workers[0].driver, Driver::Epoll);
+    /// ```
+    pub fn driver(mut self, driver: Driver) -> Self {
+        self.driver = Some(driver);
+        self
+    }
+
+    /// The submission queue size of each io_uring ring (default 256; the
+    /// completion queue is four times as large). The kernel rounds it up to
+    /// a power of two and refuses more than 32768: a ring it refuses falls
+    /// back to epoll like a kernel without io_uring (see
+    /// [`driver`](Self::driver)).
+    ///
+    /// # Panics
+    ///
+    /// Panics if `entries` is zero.
+    pub fn uring_entries(mut self, entries: u32) -> Self {
+        assert!(entries > 0, "an io_uring ring needs at least one entry");
+        self.uring_entries = entries;
+        self
     }
 
     /// The most threads the blocking pool makes for
@@ -275,6 +328,7 @@ impl Builder {
     ///
     /// Creating a `Poll` or a thread failed, pinning failed, or a worker
     /// could not install its arena; already started workers are stopped.
+    /// `InvalidInput` if `ROOST_DRIVER` names no driver.
     pub fn build(self) -> io::Result<Runtime> {
         self.build_hosting(false).map(|(rt, _)| rt)
     }
@@ -351,7 +405,15 @@ impl Builder {
 
     /// Builds the runtime; with `host_first`, worker 0 is not started but
     /// returned, for the caller's thread to run.
-    fn build_hosting(self, host_first: bool) -> io::Result<(Runtime, Option<(WorkerConfig, mio::Poll)>)> {
+    fn build_hosting(self, host_first: bool) -> io::Result<(Runtime, Option<(WorkerConfig, crate::io::Poller)>)> {
+        let driver = match self.driver {
+            Some(driver) => driver,
+            None => Driver::from_env()?.unwrap_or(Driver::Epoll),
+        };
+        let driver = DriverConfig {
+            driver,
+            uring_entries: self.uring_entries,
+        };
         // Read the allowed cores before any worker pins itself, and start
         // the tokio context's thread from here (a thread inherits its
         // creator's affinity; see `compat.rs`).
@@ -363,16 +425,19 @@ impl Builder {
         let mut polls = Vec::with_capacity(n);
         let mut shared = Vec::with_capacity(n);
         for index in 0..n {
-            let poll = mio::Poll::new()?;
-            let waker = mio::Waker::new(poll.registry(), worker::WAKER_TOKEN)?;
-            shared.push(Arc::new(WorkerShared::new(index, Box::new(waker))));
-            polls.push(poll);
+            let opened = crate::io::open_driver(driver)?;
+            let (used, fell_back) = (opened.driver(), opened.fell_back);
+            let worker = Arc::new(WorkerShared::new(index, opened.unparker));
+            worker.metrics.set_driver(used, fell_back);
+            shared.push(worker);
+            polls.push(opened.poller);
         }
         let loop_config = LoopConfig {
             budget: self.event_interval,
             events_capacity: self.events_capacity,
             idle: self.idle,
             tokio_compat: self.tokio_compat,
+            driver,
         };
         let handle = Handle {
             shared: Arc::new(RuntimeShared::new(

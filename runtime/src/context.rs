@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use crate::handle::Handle;
 use crate::io::fault::ReactorFaults;
-use crate::io::IoDriver;
+use crate::io::{Backend, IoDriver, Poller};
 use crate::loom::sync::Arc;
 use crate::sched::core::Core;
 use crate::sched::WorkerShared;
@@ -37,15 +37,22 @@ pub(crate) struct Context {
 
 impl Context {
     /// The context of an event loop of `handle`'s runtime for `shared`, with
-    /// `poll` as its reactor.
-    pub(crate) fn new(shared: Arc<WorkerShared>, handle: &Handle, poll: &mio::Poll) -> std::io::Result<Self> {
-        let registry = poll.registry().try_clone()?;
+    /// `poll` as its reactor (a ring moves into the context's `IoDriver`).
+    pub(crate) fn new(shared: Arc<WorkerShared>, handle: &Handle, poll: &mut Poller) -> std::io::Result<Self> {
+        let backend = match poll {
+            Poller::Epoll(poll) => Backend::Epoll(poll.registry().try_clone()?),
+            #[cfg(target_os = "linux")]
+            Poller::Uring(ring) => Backend::Uring(
+                ring.take()
+                    .ok_or_else(|| std::io::Error::other("an io_uring ring serves one event loop"))?,
+            ),
+        };
         let faults = ReactorFaults::new(shared.clone(), handle.shared.reactor_faults.clone());
         Ok(Self {
             core: Core::new(shared, handle.shared.workers.to_vec().into_boxed_slice()),
             handle: Some(handle.clone()),
             timers: RefCell::new(TimerDriver::new()),
-            io: Some(Rc::new(IoDriver::new(registry, faults))),
+            io: Some(Rc::new(IoDriver::new(backend, faults))),
         })
     }
 

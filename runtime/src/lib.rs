@@ -4,8 +4,9 @@
 //! # Model
 //!
 //! - One worker thread per core, pinned, never stealing. Each worker owns a
-//!   mio `Poll` (its reactor), a run queue, a slab of tasks, a timer wheel
-//!   and its arena ([`roost_alloc::Arena`], drained every tick).
+//!   mio `Poll` or, on Linux if asked for, an io_uring ring (its reactor:
+//!   see [`io::Driver`]), a run queue, a slab of tasks, a timer wheel and
+//!   its arena ([`roost_alloc::Arena`], drained every tick).
 //! - [`spawn_local`] runs a `!Send` future on the current worker;
 //!   [`spawn_on`] sends a `Send` future to a given worker; [`spawn`] places
 //!   one round-robin. All return a [`JoinHandle`].
@@ -81,6 +82,7 @@ pub use blocking::DEFAULT_MAX_BLOCKING_THREADS;
 pub use builder::Builder;
 pub use error::{BlockOnError, SpawnError};
 pub use handle::Handle;
+pub use io::Driver;
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use runtime::{Runtime, ShutdownReport};
 pub use task::{spawn, spawn_blocking, spawn_local, spawn_on, try_spawn_local};

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use roost_alloc::ArenaStats;
 
+use crate::io::Driver;
+
 /// A counter written by one thread.
 #[derive(Default)]
 pub(crate) struct Counter(AtomicU64);
@@ -42,6 +44,17 @@ pub(crate) struct WorkerMetricsCells {
     pub(crate) reactor_errors: Counter,
     /// 1 once the worker's reactor failed for good.
     pub(crate) reactor_stopped: Counter,
+    /// `Driver::code` of the driver the loop runs.
+    pub(crate) driver: Counter,
+    /// 1 if io_uring was asked for and the loop fell back to epoll.
+    pub(crate) uring_fallback: Counter,
+}
+
+impl WorkerMetricsCells {
+    pub(crate) fn set_driver(&self, driver: Driver, fell_back: bool) {
+        self.driver.set(driver.code());
+        self.uring_fallback.set(u64::from(fell_back));
+    }
 }
 
 /// A snapshot of one worker's counters.
@@ -94,6 +107,11 @@ pub struct WorkerMetrics {
     pub reactor_errors: u64,
     /// Whether the worker's reactor failed for good and the worker stopped.
     pub reactor_stopped: bool,
+    /// The driver the worker's loop runs (see `Builder::driver`).
+    pub driver: Driver,
+    /// Whether the uring driver was asked for and the worker fell back to
+    /// epoll (io_uring missing, forbidden, or lacking a needed feature).
+    pub uring_fallback: bool,
     /// The worker's arena, once it is installed.
     pub arena: Option<ArenaStats>,
 }
@@ -116,6 +134,8 @@ impl WorkerMetrics {
             spin_misses: cells.spin_misses.get(),
             reactor_errors: cells.reactor_errors.get(),
             reactor_stopped: cells.reactor_stopped.get() != 0,
+            driver: Driver::from_code(cells.driver.get()),
+            uring_fallback: cells.uring_fallback.get() != 0,
             arena,
         }
     }

@@ -50,7 +50,7 @@ use crate::handle::Handle;
 use crate::loom::sync::Arc;
 use crate::runtime::RuntimeShared;
 use crate::sched::WorkerShared;
-use crate::worker::{self, Root, WAKER_TOKEN};
+use crate::worker::{self, Root};
 use crate::BlockOnError;
 
 /// The index a guest loop reports: no worker has it.
@@ -145,7 +145,7 @@ impl<F: Future> Root for RootFuture<'_, F> {
 struct Guest {
     /// Dropped before the reactor.
     ctx: Context,
-    poll: mio::Poll,
+    poll: crate::io::Poller,
     events: Events,
     /// Its entry in `RuntimeShared::guests`.
     key: usize,
@@ -163,10 +163,13 @@ impl Guest {
     }
 
     fn new(handle: &Handle) -> io::Result<Self> {
-        let poll = mio::Poll::new()?;
-        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
-        let shared = Arc::new(WorkerShared::new(GUEST_INDEX, Box::new(waker)));
-        let ctx = Context::new(shared.clone(), handle, &poll)?;
+        let opened = crate::io::open_driver(handle.shared.loop_config.driver)?;
+        let driver = opened.driver();
+        let fell_back = opened.fell_back;
+        let mut poll = opened.poller;
+        let shared = Arc::new(WorkerShared::new(GUEST_INDEX, opened.unparker));
+        shared.metrics.set_driver(driver, fell_back);
+        let ctx = Context::new(shared.clone(), handle, &mut poll)?;
         let key = handle
             .shared
             .guests

@@ -31,7 +31,7 @@ use std::io;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use mio::{Events, Poll, Token};
+use mio::{Events, Token};
 use roost_alloc::{Arena, ArenaConfig, InstallError};
 
 use crate::compat;
@@ -39,7 +39,7 @@ use crate::context::{self, Context};
 use crate::handle::Handle;
 use crate::idle::{Idle, IdlePolicy, Watch};
 use crate::io::fault::AfterWait;
-use crate::io::IoDriver;
+use crate::io::{DriverConfig, IoDriver, Poller as Poll};
 use crate::loom::sync::{mpsc, Arc};
 use crate::loom::thread;
 use crate::runtime::{CANCELLING, DRAINING};
@@ -60,6 +60,8 @@ pub(crate) struct LoopConfig {
     pub(crate) idle: IdlePolicy,
     /// Whether loops enter the background tokio context (see `compat.rs`).
     pub(crate) tokio_compat: bool,
+    /// The driver every loop opens (`block_on` loops open theirs later).
+    pub(crate) driver: DriverConfig,
 }
 
 pub(crate) struct WorkerConfig {
@@ -137,7 +139,7 @@ pub(crate) fn main(
         cancelled: 0,
     };
     let shared = handle.shared.workers[config.index].clone();
-    let started = start(&config, &shared).and_then(|()| Context::new(shared, &handle, &poll));
+    let started = start(&config, &shared).and_then(|()| Context::new(shared, &handle, &mut poll));
     let ctx = match started {
         Ok(ctx) => ctx,
         Err(e) => {
@@ -330,6 +332,12 @@ fn fire_timers(ctx: &Context) {
 /// `Break` when the reactor failed for good and the loop must stop (see
 /// `io/fault.rs`: failures are reported and retried first).
 fn poll_io(poll: &mut Poll, events: &mut Events, io: &IoDriver, timeout: Option<Duration>) -> ControlFlow<()> {
+    let poll = match poll {
+        Poll::Epoll(poll) => poll,
+        // The ring's failures go through the same fault handling.
+        #[cfg(target_os = "linux")]
+        Poll::Uring(_) => return io.poll_uring(timeout),
+    };
     // A timeout that is not a whole number of milliseconds is rounded up by
     // mio, so a timer is never woken for early.
     match io.faults.wait(|| poll.poll(events, timeout)) {

@@ -1,5 +1,5 @@
-//! The reactor: each worker's mio `Poll` and the readiness of the sources
-//! registered with it.
+//! The reactor: each worker's event source (mio's `Poll`, or an io_uring
+//! ring: see [`Driver`]) and the readiness of the sources registered with it.
 //!
 //! A source is registered with the worker whose thread creates its
 //! [`Registration`]; its readiness and its two waiters (one task waiting to
@@ -23,8 +23,11 @@
 //!   lives; the registration deregisters its source and removes the entry
 //!   when dropped.
 
+mod driver;
 pub(crate) mod fault;
 mod registration;
+#[cfg(target_os = "linux")]
+pub(crate) mod uring;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -32,10 +35,14 @@ use std::task::Waker;
 
 use slab::Slab;
 
+pub use driver::{Driver, DRIVER_ENV};
+pub(crate) use driver::{DriverConfig, Poller};
 #[doc(hidden)]
 pub use fault::__inject_poll_errors;
 pub use fault::{ReactorFault, MAX_REACTOR_BACKOFF, MAX_REACTOR_RETRIES};
 pub use registration::Registration;
+
+pub(crate) use driver::open as open_driver;
 
 pub(crate) const READ: u8 = 1;
 pub(crate) const WRITE: u8 = 2;
@@ -78,9 +85,16 @@ fn wake_in_place(slot: &Cell<Option<Waker>>) {
     slot.set(newer.or(Some(waker)));
 }
 
+/// Where registrations go: the epoll instance, or the ring.
+pub(crate) enum Backend {
+    Epoll(mio::Registry),
+    #[cfg(target_os = "linux")]
+    Uring(Box<uring::Ring>),
+}
+
 /// One worker's reactor.
 pub(crate) struct IoDriver {
-    pub(crate) registry: mio::Registry,
+    pub(crate) backend: Backend,
     pub(crate) entries: RefCell<Slab<Rc<IoState>>>,
     /// Cleared when the event loop that polls this reactor stops for good:
     /// a registration that outlives it (a socket returned out of a
@@ -92,9 +106,9 @@ pub(crate) struct IoDriver {
 }
 
 impl IoDriver {
-    pub(crate) fn new(registry: mio::Registry, faults: fault::ReactorFaults) -> Self {
+    pub(crate) fn new(backend: Backend, faults: fault::ReactorFaults) -> Self {
         Self {
-            registry,
+            backend,
             entries: RefCell::new(Slab::new()),
             alive: Cell::new(true),
             faults,
@@ -129,12 +143,80 @@ impl IoDriver {
         if event.is_write_closed() || event.is_error() {
             bits |= WRITE | WRITE_CLOSED;
         }
+        Self::wake(&state, bits);
+    }
+
+    /// Records readiness `bits` for the source of slab entry `key` and wakes
+    /// the waiters they concern.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) fn wake_key(&self, key: usize, bits: u8) {
+        let Some(state) = self.entries.borrow().get(key).cloned() else {
+            return;
+        };
+        Self::wake(&state, bits);
+    }
+
+    fn wake(state: &IoState, bits: u8) {
         state.readiness.set(state.readiness.get() | bits);
         if bits & READ != 0 {
             wake_in_place(&state.reader);
         }
         if bits & WRITE != 0 {
             wake_in_place(&state.writer);
+        }
+    }
+
+    /// Registers `source` (whose descriptor is `fd`) as slab entry `key`.
+    pub(crate) fn register<S: mio::event::Source>(
+        &self,
+        source: &mut S,
+        #[cfg_attr(not(target_os = "linux"), allow(unused_variables))] fd: std::os::fd::RawFd,
+        key: usize,
+        interest: mio::Interest,
+    ) -> std::io::Result<()> {
+        match &self.backend {
+            Backend::Epoll(registry) => registry.register(source, mio::Token(key), interest),
+            #[cfg(target_os = "linux")]
+            Backend::Uring(ring) => ring.register(fd, key, interest),
+        }
+    }
+
+    /// Changes the interest of slab entry `key`.
+    pub(crate) fn reregister<S: mio::event::Source>(
+        &self,
+        source: &mut S,
+        key: usize,
+        interest: mio::Interest,
+    ) -> std::io::Result<()> {
+        match &self.backend {
+            Backend::Epoll(registry) => registry.reregister(source, mio::Token(key), interest),
+            #[cfg(target_os = "linux")]
+            Backend::Uring(ring) => ring.reregister(key, interest),
+        }
+    }
+
+    /// Stops watching `source`, slab entry `key`.
+    pub(crate) fn deregister<S: mio::event::Source>(
+        &self,
+        source: &mut S,
+        #[cfg_attr(not(target_os = "linux"), allow(unused_variables))] key: usize,
+    ) -> std::io::Result<()> {
+        match &self.backend {
+            Backend::Epoll(registry) => registry.deregister(source),
+            #[cfg(target_os = "linux")]
+            Backend::Uring(ring) => {
+                ring.deregister(key);
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits in the ring (uring backend only): see `uring::Ring::poll`.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn poll_uring(&self, timeout: Option<std::time::Duration>) -> std::ops::ControlFlow<()> {
+        match &self.backend {
+            Backend::Uring(ring) => ring.poll(self, timeout),
+            Backend::Epoll(_) => std::ops::ControlFlow::Continue(()),
         }
     }
 }

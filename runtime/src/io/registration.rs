@@ -2,11 +2,12 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use mio::event::Source;
-use mio::{Interest, Token};
+use mio::Interest;
 
 use super::{IoDriver, IoState, READ, WRITE};
 use crate::context;
@@ -70,7 +71,7 @@ pub struct Registration<S: Source> {
     key: usize,
 }
 
-impl<S: Source> Registration<S> {
+impl<S: Source + AsRawFd> Registration<S> {
     /// Registers `source` for read and write readiness with the current
     /// worker.
     ///
@@ -92,7 +93,8 @@ impl<S: Source> Registration<S> {
             .ok_or_else(|| io::Error::other("roost_runtime::io::Registration created outside a roost worker thread"))?;
         let state = Rc::new(IoState::new());
         let key = driver.entries.borrow_mut().insert(state.clone());
-        if let Err(e) = driver.registry.register(&mut source, Token(key), interest) {
+        let fd = source.as_raw_fd();
+        if let Err(e) = driver.register(&mut source, fd, key, interest) {
             driver.entries.borrow_mut().remove(key);
             return Err(e);
         }
@@ -103,7 +105,9 @@ impl<S: Source> Registration<S> {
             key,
         })
     }
+}
 
+impl<S: Source> Registration<S> {
     /// The source.
     pub fn get_ref(&self) -> &S {
         self.source.as_ref().expect("source present until drop")
@@ -121,7 +125,7 @@ impl<S: Source> Registration<S> {
     /// The error of the underlying `epoll_ctl`.
     pub fn reregister(&mut self, interest: Interest) -> io::Result<()> {
         let source = self.source.as_mut().expect("source present until drop");
-        self.driver.registry.reregister(source, Token(self.key), interest)
+        self.driver.reregister(source, self.key, interest)
     }
 
     /// Deregisters the source and gives it back.
@@ -131,7 +135,7 @@ impl<S: Source> Registration<S> {
     /// The error of the underlying `epoll_ctl`; the source is dropped then.
     pub fn into_inner(mut self) -> io::Result<S> {
         let mut source = self.source.take().expect("source present until drop");
-        self.driver.registry.deregister(&mut source)?;
+        self.driver.deregister(&mut source, self.key)?;
         Ok(source)
     }
 
@@ -283,7 +287,7 @@ impl<S: Source> Registration<S> {
 impl<S: Source> Drop for Registration<S> {
     fn drop(&mut self) {
         if let Some(mut source) = self.source.take() {
-            let _ = self.driver.registry.deregister(&mut source);
+            let _ = self.driver.deregister(&mut source, self.key);
         }
         // Wakers are dropped after the borrow ends.
         let removed: Option<Rc<IoState>> = self.driver.entries.try_borrow_mut().ok().and_then(|mut e| {

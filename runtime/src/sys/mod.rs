@@ -5,6 +5,8 @@
 //! `std::thread::available_parallelism`) and pinning is a no-op.
 
 pub(crate) mod affinity;
+#[cfg(target_os = "linux")]
+pub(crate) mod eventfd;
 
 /// Calls a libc function and turns a `-1` return into
 /// `io::Error::last_os_error()`: the one such helper of the workspace
