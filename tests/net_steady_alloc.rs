@@ -6,58 +6,18 @@
 #[path = "support/net.rs"]
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
 use roost::net::ListenOptions;
 use roost::runtime::Runtime;
 
-/// Counts every call made on a thread marked as a server worker.
-struct CountingAllocator;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static ON_SERVER_WORKER: Cell<bool> = const { Cell::new(false) };
-}
-
-static SERVER_CALLS: AtomicU64 = AtomicU64::new(0);
-
-fn count() {
-    if ON_SERVER_WORKER.try_with(Cell::get).unwrap_or(false) {
-        SERVER_CALLS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards every call to the system allocator unchanged.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting_alloc::CountingAllocator;
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -72,7 +32,7 @@ fn no_global_allocation_per_round_trip_on_the_server() {
     let rt = Runtime::builder()
         .worker_threads(2)
         .pin_workers(false)
-        .on_thread_start(|| ON_SERVER_WORKER.with(|c| c.set(true)))
+        .on_thread_start(counting_alloc::count_this_thread)
         .build()
         .unwrap();
     let server = support::rpc_server(&rt, ListenOptions::new());
@@ -109,10 +69,10 @@ fn no_global_allocation_per_round_trip_on_the_server() {
         })
         .collect();
     warmed.wait();
-    let before = SERVER_CALLS.load(Ordering::Relaxed);
+    let before = counting_alloc::calls();
     measured.wait();
     finished.wait();
-    let after = SERVER_CALLS.load(Ordering::Relaxed);
+    let after = counting_alloc::calls();
     closing.wait();
     for c in clients {
         c.join().unwrap();

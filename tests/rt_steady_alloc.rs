@@ -4,49 +4,16 @@
 //! global allocator, after warm-up, neither worker calls the allocator
 //! (counted, not timed).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use roost::runtime::Runtime;
 use tokio::sync::Notify;
 
-/// Counts every call made on a worker thread of the runtime under test.
-struct CountingAllocator;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static ON_WORKER: Cell<bool> = const { Cell::new(false) };
-}
-
-static WORKER_CALLS: AtomicU64 = AtomicU64::new(0);
-
-fn count() {
-    if ON_WORKER.try_with(Cell::get).unwrap_or(false) {
-        WORKER_CALLS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards every call to the system allocator unchanged.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting_alloc::CountingAllocator;
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -74,7 +41,7 @@ fn one_way_cross_worker_wakes_allocate_nothing_in_steady_state() {
         .worker_threads(2)
         .pin_workers(false)
         .tokio_compat(false)
-        .on_thread_start(|| ON_WORKER.with(|w| w.set(true)))
+        .on_thread_start(counting_alloc::count_this_thread)
         .build()
         .unwrap();
     let notifies: Arc<Vec<Arc<Notify>>> = Arc::new((0..TASKS).map(|_| Arc::new(Notify::new())).collect());
@@ -93,9 +60,9 @@ fn one_way_cross_worker_wakes_allocate_nothing_in_steady_state() {
         .block_on(rt.handle().spawn_on(0, async move {
             // Warm-up: spares, run queues and wait lists reach their size.
             one_way_rounds(&notifies2, &seen2, 2_000).await;
-            let before = WORKER_CALLS.load(Ordering::Relaxed);
+            let before = counting_alloc::calls();
             one_way_rounds(&notifies2, &seen2, 20_000).await;
-            WORKER_CALLS.load(Ordering::Relaxed) - before
+            counting_alloc::calls() - before
         }))
         .unwrap();
     assert_eq!(
