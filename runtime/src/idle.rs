@@ -121,7 +121,7 @@ impl Idle {
     }
 
     /// The current spin budget.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn budget(&self) -> Duration {
         Duration::from_nanos(self.budget.get())
     }

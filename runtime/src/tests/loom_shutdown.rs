@@ -29,6 +29,8 @@ use loom::thread;
 
 use super::{RuntimeShared, CANCELLING, DRAINING};
 use crate::blocking::pool::BlockingPool;
+use crate::idle::IdlePolicy;
+use crate::io::{Driver, DriverConfig};
 use crate::sched::{Unpark, WorkerShared};
 use crate::worker::LoopConfig;
 
@@ -54,8 +56,12 @@ fn runtime(n: usize) -> (Arc<RuntimeShared>, Vec<Arc<Notify>>) {
     let loop_config = LoopConfig {
         budget: 61,
         events_capacity: 16,
-        spin: Duration::ZERO,
+        idle: IdlePolicy::Adaptive { max: Duration::ZERO },
         tokio_compat: false,
+        driver: DriverConfig {
+            driver: Driver::Epoll,
+            uring_entries: 0,
+        },
     };
     let blocking = BlockingPool::new(1, Duration::from_secs(1), "loom-blocking".into());
     let shared = RuntimeShared::new(workers.into_boxed_slice(), blocking, loop_config);
