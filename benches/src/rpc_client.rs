@@ -214,7 +214,7 @@ impl RpcClient {
         let poll = Poll::new()?;
         let mut conns = Vec::with_capacity(connections);
         for i in 0..connections {
-            let std = std::net::TcpStream::connect(addr)?;
+            let std = connect_retrying(addr)?;
             std.set_nodelay(true)?;
             std.set_nonblocking(true)?;
             let mut stream = TcpStream::from_std(std);
@@ -338,7 +338,12 @@ impl RpcClient {
                 }
                 _ => Some(Duration::from_millis(100)),
             };
-            self.poll.poll(&mut self.events, timeout)?;
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                // See `connect_retrying`: look again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
             let stopping = deadline.is_some_and(|d| Instant::now() >= d);
             let mut ready = std::mem::take(&mut self.ready);
             ready.clear();
@@ -439,6 +444,18 @@ impl RpcClient {
         }
         conn.input.drain(..at);
         Ok(answered)
+    }
+}
+
+/// `connect`, again when a signal interrupts it: a thread that ran a roost
+/// `block_on` loop on the io_uring driver keeps its ring, whose completions
+/// can interrupt the thread's blocking calls (EINTR).
+fn connect_retrying(addr: SocketAddr) -> io::Result<std::net::TcpStream> {
+    loop {
+        match std::net::TcpStream::connect(addr) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => return result,
+        }
     }
 }
 
