@@ -339,41 +339,41 @@ fn main() {
 
     // `ROOST_HTTP_CLIENT=hyper`: hyper's client drives the http1 case.
     let hyper_client = env_is("ROOST_HTTP_CLIENT", "hyper");
+    // The servers kept, each with a client made by `client` and its
+    // threads' counters.
+    let subjects = |client: &dyn Fn(SocketAddr) -> Client| -> Vec<Subject> {
+        ALL_SERVERS
+            .iter()
+            .zip(addrs)
+            .filter(|(name, _)| keep(name))
+            .map(|(&name, addr)| Subject {
+                name,
+                client: client(addr),
+                counters: Counters::wait_for_group(group(name), workers),
+            })
+            .collect()
+    };
     let mut cases = Vec::new();
     if want_case("http1") {
         cases.push(Case {
             label: "http1 GET / x 64",
             in_flight: H1_CONNECTIONS as u64,
-            subjects: ALL_SERVERS
-                .iter()
-                .zip(addrs)
-                .filter(|(name, _)| keep(name))
-                .map(|(&name, addr)| Subject {
-                    name,
-                    client: if hyper_client {
-                        Client::Hyper(HyperHttp1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
-                    } else {
-                        Client::Http1(Http1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
-                    },
-                    counters: Counters::wait_for_group(group(name), workers),
-                })
-                .collect(),
+            subjects: subjects(&|addr| {
+                if hyper_client {
+                    Client::Hyper(HyperHttp1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
+                } else {
+                    Client::Http1(Http1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
+                }
+            }),
         });
     }
     if want_case("h2") {
         cases.push(Case {
             label: "h2 GET / x 16x10",
             in_flight: (H2_CONNECTIONS * H2_STREAMS) as u64,
-            subjects: ALL_SERVERS
-                .iter()
-                .zip(addrs)
-                .filter(|(name, _)| keep(name))
-                .map(|(&name, addr)| Subject {
-                    name,
-                    client: Client::H2(H2Client::connect(addr, H2_CONNECTIONS, H2_STREAMS, "/").expect("h2 connect")),
-                    counters: Counters::wait_for_group(group(name), workers),
-                })
-                .collect(),
+            subjects: subjects(&|addr| {
+                Client::H2(H2Client::connect(addr, H2_CONNECTIONS, H2_STREAMS, "/").expect("h2 connect"))
+            }),
         });
     }
 
