@@ -263,11 +263,7 @@ impl TcpListener {
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         loop {
-            let error = match self
-                .reg
-                .read_io(|l| take_injected_accept_error().map_or_else(|| l.accept(), Err))
-                .await
-            {
+            let error = match self.accept_io().await {
                 Ok((io, peer)) => match self.set_up(io) {
                     Ok(stream) => {
                         self.backoff.set(Duration::ZERO);
@@ -289,6 +285,39 @@ impl TcpListener {
             self.backoff.set(pause);
             roost_runtime::time::sleep(pause).await;
         }
+    }
+
+    /// The next connection: from the multishot accept on the uring driver,
+    /// else `accept4` on readiness.
+    async fn accept_io(&self) -> io::Result<(mio::net::TcpStream, SocketAddr)> {
+        #[cfg(target_os = "linux")]
+        {
+            if let Some(e) = take_injected_accept_error() {
+                return Err(e);
+            }
+            let ring = std::future::poll_fn(|cx| match self.reg.poll_accept_owned(cx) {
+                Some(std::task::Poll::Ready(r)) => std::task::Poll::Ready(Some(r)),
+                Some(std::task::Poll::Pending) => std::task::Poll::Pending,
+                None => std::task::Poll::Ready(None),
+            })
+            .await;
+            if let Some(accepted) = ring {
+                let io = mio::net::TcpStream::from_std(std::net::TcpStream::from(accepted?));
+                // The peer's address, which a multishot accept does not
+                // report; a connection reset meanwhile has none.
+                let peer = io.peer_addr().map_err(|e| {
+                    if e.raw_os_error() == Some(libc::ENOTCONN) {
+                        io::Error::from_raw_os_error(libc::ECONNABORTED)
+                    } else {
+                        e
+                    }
+                })?;
+                return Ok((io, peer));
+            }
+        }
+        self.reg
+            .read_io(|l| take_injected_accept_error().map_or_else(|| l.accept(), Err))
+            .await
     }
 
     /// Applies the listener's options to an accepted socket and registers

@@ -60,6 +60,8 @@ pub struct Builder {
     /// Set by `driver`; otherwise `ROOST_DRIVER`, otherwise epoll.
     driver: Option<Driver>,
     uring_entries: u32,
+    uring_buffers: u16,
+    uring_zero_copy_above: usize,
 }
 
 impl fmt::Debug for Builder {
@@ -74,9 +76,16 @@ impl fmt::Debug for Builder {
             .field("thread_keep_alive", &self.keep_alive)
             .field("driver", &self.driver)
             .field("uring_entries", &self.uring_entries)
+            .field("uring_buffers", &self.uring_buffers)
+            .field("uring_zero_copy_above", &self.uring_zero_copy_above)
             .finish_non_exhaustive()
     }
 }
+
+/// Buffers per provided-buffer ring by default (see `Builder::uring_buffers`).
+const DEFAULT_URING_BUFFERS: u16 = 256;
+/// The zero-copy threshold by default (see `Builder::uring_zero_copy_above`).
+const DEFAULT_ZERO_COPY_ABOVE: usize = 64 * 1024;
 
 impl Default for Builder {
     fn default() -> Self {
@@ -106,6 +115,8 @@ impl Builder {
             tokio_compat: true,
             driver: None,
             uring_entries: 256,
+            uring_buffers: DEFAULT_URING_BUFFERS,
+            uring_zero_copy_above: DEFAULT_ZERO_COPY_ABOVE,
         }
     }
 
@@ -151,6 +162,35 @@ impl Builder {
     pub fn uring_entries(mut self, entries: u32) -> Self {
         assert!(entries > 0, "an io_uring ring needs at least one entry");
         self.uring_entries = entries;
+        self
+    }
+
+    /// The buffers of each of a worker's provided-buffer rings (default
+    /// 256, rounded up to a power of two, at most 32768): the io_uring
+    /// driver lends that many arena blocks per size class (2 KiB for reads
+    /// of up to 2 KiB, 16 KiB above) to the kernel, which receives into
+    /// them. More connections than buffers is fine: a receive that finds
+    /// the ring empty is counted (`ArenaStats::ring_dry`) and armed again
+    /// once the ring is refilled, and no byte is lost.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `buffers` is zero.
+    pub fn uring_buffers(mut self, buffers: u16) -> Self {
+        assert!(buffers > 0, "a provided-buffer ring needs at least one buffer");
+        self.uring_buffers = buffers;
+        self
+    }
+
+    /// Sends of at least `bytes` go out as zero-copy sends (`SEND_ZC`,
+    /// Linux 6.0) on the io_uring driver, whose buffer the kernel keeps
+    /// until its notification (then it parks in the stream's TX slot);
+    /// shorter ones are copied into the socket. Default 64 KiB (the
+    /// largest arena block): on loopback the kernel copies zero-copy sends
+    /// anyway, and below that size the page pinning and the notification
+    /// cost more than the copy. `usize::MAX` turns zero-copy sends off.
+    pub fn uring_zero_copy_above(mut self, bytes: usize) -> Self {
+        self.uring_zero_copy_above = bytes;
         self
     }
 
@@ -413,6 +453,8 @@ impl Builder {
         let driver = DriverConfig {
             driver,
             uring_entries: self.uring_entries,
+            uring_buffers: self.uring_buffers,
+            uring_zero_copy_above: self.uring_zero_copy_above,
         };
         // Read the allowed cores before any worker pins itself, and start
         // the tokio context's thread from here (a thread inherits its

@@ -42,10 +42,14 @@ impl Context {
         let backend = match poll {
             Poller::Epoll(poll) => Backend::Epoll(poll.registry().try_clone()?),
             #[cfg(target_os = "linux")]
-            Poller::Uring(ring) => Backend::Uring(
-                ring.take()
-                    .ok_or_else(|| std::io::Error::other("an io_uring ring serves one event loop"))?,
-            ),
+            Poller::Uring(ring) => {
+                let ring = ring
+                    .take()
+                    .ok_or_else(|| std::io::Error::other("an io_uring ring serves one event loop"))?;
+                // The ring serves the thread that enables it: this one.
+                ring.enable()?;
+                Backend::Uring(ring)
+            }
         };
         let faults = ReactorFaults::new(shared.clone(), handle.shared.reactor_faults.clone());
         Ok(Self {

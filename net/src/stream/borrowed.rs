@@ -20,16 +20,35 @@ use crate::stream_io::{self, StreamSocket};
 impl StreamSocket for StreamInner {
     fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         self.touch();
+        // On the uring driver: a copy out of the buffers the kernel
+        // received into.
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: the slice goes only to `poll_recv_copy`, which writes
+            // into it and never de-initialises a byte; we mark initialised
+            // only what it wrote.
+            let unfilled = unsafe { buf.unfilled_mut() };
+            if let Some(copied) = self.reg.poll_recv_copy(cx, unfilled, self.recv_size.get()) {
+                let n = std::task::ready!(copied)?;
+                // SAFETY: `poll_recv_copy` initialised the first `n` bytes.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+        }
         stream_io::poll_read_buf(&self.reg, cx, buf)
     }
 
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.touch();
+        // A write must not overtake a ring send still in flight.
+        std::task::ready!(self.reg.poll_sends_done(cx));
         stream_io::poll_write(&self.reg, cx, buf)
     }
 
     fn poll_write_vectored(&self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
         self.touch();
+        std::task::ready!(self.reg.poll_sends_done(cx));
         stream_io::poll_write_vectored(&self.reg, cx, bufs)
     }
 

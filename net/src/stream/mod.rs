@@ -91,9 +91,10 @@ impl StreamInner {
 
     /// Empties both slots (the stream has been idle).
     pub(crate) fn release_parked(&self) -> bool {
+        let sent = self.reg.take_sent_buffer().is_some();
         let rx = self.rx_slot.release_parked();
         let tx = self.tx_slot.release_parked();
-        rx || tx
+        sent || rx || tx
     }
 }
 
@@ -183,6 +184,15 @@ impl TcpStream {
     /// `WouldBlock` if a split half still refers to the stream;
     /// otherwise the error of deregistering.
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        if self.inner.reg.has_received_data() {
+            // On the uring driver, the stream's multishot receive may hold
+            // data the socket no longer has: it would be lost.
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this stream has received through the io_uring driver: received data would be lost if it left \
+                 its worker (move a stream before its first read)",
+            ));
+        }
         let inner = Rc::try_unwrap(self.inner)
             .map_err(|_| io::Error::new(io::ErrorKind::WouldBlock, "a split half of this stream is still alive"))?;
         // A duplicate descriptor keeps the connection open after the original

@@ -31,6 +31,13 @@ impl StreamInner {
 
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<io::Result<Option<ArenaBytesMut>>> {
         self.touch();
+        // On the uring driver: the arena buffer the kernel received into.
+        #[cfg(target_os = "linux")]
+        if self.buffers.get() == BufferSource::Arena {
+            if let Some(received) = self.reg.poll_recv_owned(cx, self.recv_size.get()) {
+                return received;
+            }
+        }
         ready!(self.reg.poll_read_ready(cx))?;
         let mut buf = self.new_buffer(&self.rx_slot, self.recv_size.get());
         loop {
@@ -67,6 +74,39 @@ impl StreamInner {
 
     /// Puts a buffer this stream no longer needs into `slot` for the next
     /// operation (dropping it if the slot is taken).
+    /// Sends `buf` whole through the ring (uring driver); `Err(buf)` back
+    /// where the driver cannot, for the readiness path.
+    #[cfg(target_os = "linux")]
+    async fn send_ring(&self, buf: roost_runtime::io::SendBuf) -> Result<io::Result<()>, roost_runtime::io::SendBuf> {
+        let mut buf = Some(buf);
+        let mut seq = None;
+        let mut first = true;
+        let result = poll_fn(|cx| match self.reg.poll_send_owned(cx, &mut buf, &mut seq) {
+            Some(p) => {
+                first = false;
+                p.map(Some)
+            }
+            None => Poll::Ready(None),
+        })
+        .await;
+        match result {
+            Some(result) => Ok(result),
+            None => {
+                debug_assert!(first);
+                Err(buf.expect("the buffer is taken only by a send the ring accepted"))
+            }
+        }
+    }
+
+    /// Moves the buffer a ring send let go of into the TX slot.
+    fn collect_sent(&self) {
+        if let Some(buf) = self.reg.take_sent_buffer() {
+            if self.buffers.get() == BufferSource::Arena {
+                let _ = self.tx_slot.park(buf);
+            }
+        }
+    }
+
     fn park_unused(&self, mut buf: ArenaBytesMut, slot: &ReuseSlot) {
         if self.buffers.get() == BufferSource::Arena {
             buf.clear();
@@ -114,6 +154,7 @@ impl TcpStream {
     /// enough, else a fresh one from the worker's arena.
     pub fn alloc_send(&self, capacity: usize) -> ArenaBytesMut {
         self.inner.touch();
+        self.inner.collect_sent();
         self.inner.new_buffer(&self.inner.tx_slot, capacity)
     }
 
@@ -124,6 +165,12 @@ impl TcpStream {
     ///
     /// The socket's write error (the buffer is dropped).
     pub async fn send(&self, buf: ArenaBytesMut) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        let buf = match self.inner.send_ring(roost_runtime::io::SendBuf::Mut(buf)).await {
+            Ok(result) => return result,
+            Err(roost_runtime::io::SendBuf::Mut(buf)) => buf,
+            Err(_) => unreachable!("the ring gives back the buffer it was given"),
+        };
         self.write_all_slice(&buf).await?;
         self.inner.park_unused(buf, &self.inner.tx_slot);
         Ok(())
@@ -136,6 +183,12 @@ impl TcpStream {
     ///
     /// The socket's write error.
     pub async fn send_frozen(&self, buf: ArenaBytes) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        let buf = match self.inner.send_ring(roost_runtime::io::SendBuf::Frozen(buf)).await {
+            Ok(result) => return result,
+            Err(roost_runtime::io::SendBuf::Frozen(buf)) => buf,
+            Err(_) => unreachable!("the ring gives back the buffer it was given"),
+        };
         self.write_all_slice(&buf).await?;
         if let Ok(unique) = buf.try_into_mut() {
             self.inner.park_unused(unique, &self.inner.tx_slot);
@@ -150,6 +203,18 @@ impl TcpStream {
     ///
     /// The socket's write error.
     pub async fn send_vectored<const N: usize>(&self, bufs: [ArenaBytesMut; N]) -> io::Result<()> {
+        // On the uring driver: one ring send after the other, in order.
+        #[cfg(target_os = "linux")]
+        if self.inner.reg.is_uring() {
+            for buf in bufs {
+                self.send(buf).await?;
+            }
+            return Ok(());
+        }
+        self.send_vectored_ready(bufs).await
+    }
+
+    async fn send_vectored_ready<const N: usize>(&self, bufs: [ArenaBytesMut; N]) -> io::Result<()> {
         let mut index = 0;
         let mut offset = 0;
         while index < N {

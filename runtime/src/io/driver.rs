@@ -106,6 +106,12 @@ pub(crate) struct DriverConfig {
     /// Submission queue entries of each ring.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) uring_entries: u32,
+    /// Buffers of each provided-buffer ring.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) uring_buffers: u16,
+    /// Sends of at least this many bytes are zero-copy.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) uring_zero_copy_above: usize,
 }
 
 /// What an event loop waits in. The ring itself lives in the loop's
@@ -175,7 +181,12 @@ fn open_epoll() -> io::Result<Opened> {
 fn open_uring(config: DriverConfig) -> io::Result<Opened> {
     use crate::sys::eventfd::{EventFd, SharedEventFd};
     let eventfd = std::sync::Arc::new(EventFd::new()?);
-    let ring = super::uring::Ring::new(config.uring_entries, eventfd.clone())?;
+    let ring_config = super::uring::RingConfig {
+        entries: config.uring_entries,
+        buffers: config.uring_buffers,
+        zero_copy_above: config.uring_zero_copy_above,
+    };
+    let ring = super::uring::Ring::new(ring_config, eventfd.clone())?;
     Ok(Opened {
         poller: Poller::Uring(Some(Box::new(ring))),
         unparker: Box::new(SharedEventFd(eventfd)),

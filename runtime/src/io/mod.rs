@@ -41,6 +41,8 @@ pub(crate) use driver::{DriverConfig, Poller};
 pub use fault::__inject_poll_errors;
 pub use fault::{ReactorFault, MAX_REACTOR_BACKOFF, MAX_REACTOR_RETRIES};
 pub use registration::Registration;
+#[cfg(target_os = "linux")]
+pub use uring::SendBuf;
 
 pub(crate) use driver::open as open_driver;
 
@@ -64,6 +66,9 @@ pub(crate) struct IoState {
     pub(crate) readiness: Cell<u8>,
     pub(crate) reader: Cell<Option<Waker>>,
     pub(crate) writer: Cell<Option<Waker>>,
+    /// The source's io_uring operations (unused on epoll).
+    #[cfg(target_os = "linux")]
+    pub(crate) uring: uring::UringIo,
 }
 
 impl IoState {
@@ -72,6 +77,8 @@ impl IoState {
             readiness: Cell::new(READ | WRITE),
             reader: Cell::new(None),
             writer: Cell::new(None),
+            #[cfg(target_os = "linux")]
+            uring: uring::UringIo::default(),
         }
     }
 }
@@ -205,9 +212,21 @@ impl IoDriver {
             Backend::Epoll(registry) => registry.deregister(source),
             #[cfg(target_os = "linux")]
             Backend::Uring(ring) => {
-                ring.deregister(key);
+                let state = self.entries.borrow().get(key).cloned();
+                if let Some(state) = state {
+                    ring.deregister(key, &state);
+                }
                 Ok(())
             }
+        }
+    }
+
+    /// The ring, on the uring backend.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn ring(&self) -> Option<&uring::Ring> {
+        match &self.backend {
+            Backend::Uring(ring) => Some(ring),
+            Backend::Epoll(_) => None,
         }
     }
 

@@ -284,6 +284,235 @@ impl<S: Source> Registration<S> {
     }
 }
 
+/// Completion-based operations on the io_uring driver (see `io/uring`).
+///
+/// Each returns `None` where the registration's worker does not run the
+/// uring driver (or its kernel lacks what the operation needs): the caller
+/// then uses readiness and its own system call, as on epoll.
+impl<S: Source + AsRawFd> Registration<S> {
+    fn stopped() -> io::Error {
+        io::Error::other(
+            "the roost event loop this socket was registered with has stopped (its runtime was shut down, \
+             or the socket left the block_on that created it for another runtime's)",
+        )
+    }
+
+    fn park_waker(slot: &std::cell::Cell<Option<Waker>>, cx: &Context<'_>) {
+        let waker = match slot.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        slot.set(Some(waker));
+    }
+
+    /// Receives the next buffer the kernel filled for this stream socket:
+    /// on the uring driver, the first call arms a multishot receive into
+    /// the worker's provided-buffer ring of the size class of `size`, and
+    /// every later segment comes as the arena buffer the kernel wrote. A
+    /// buffer dropped anywhere goes home to this worker's arena and is
+    /// provided to the ring again. `Ok(None)` is the end of the stream.
+    ///
+    /// Do not mix with readiness reads of the same socket: once receiving
+    /// through the ring, [`poll_read_ready`](Self::poll_read_ready) reports
+    /// only that received data is queued.
+    #[cfg(target_os = "linux")]
+    pub fn poll_recv_owned(
+        &self,
+        cx: &mut Context<'_>,
+        size: usize,
+    ) -> Option<Poll<io::Result<Option<roost_alloc::ArenaBytesMut>>>> {
+        let ring = self.driver.ring()?;
+        let u = &self.state.uring;
+        if !u.rx_on.get() && !ring.arm_recv(self.key, &self.state, self.get_ref().as_raw_fd(), size) {
+            return None;
+        }
+        if let Some(buf) = u.pop_rx() {
+            self.rearm_recv(ring);
+            return Some(Poll::Ready(Ok(Some(buf))));
+        }
+        Some(self.poll_rx_end(cx, ring).map(|r| r.map(|()| None)))
+    }
+
+    /// Like [`poll_recv_owned`](Self::poll_recv_owned), but copies what was
+    /// received into `dst` (the borrowed-slice reads of a stream on the
+    /// uring driver: one copy out of the provided buffer). Returns the
+    /// bytes copied; 0 is the end of the stream (or an empty `dst`).
+    #[cfg(target_os = "linux")]
+    pub fn poll_recv_copy(
+        &self,
+        cx: &mut Context<'_>,
+        dst: &mut [std::mem::MaybeUninit<u8>],
+        size: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        let ring = self.driver.ring()?;
+        let u = &self.state.uring;
+        if !u.rx_on.get() && !ring.arm_recv(self.key, &self.state, self.get_ref().as_raw_fd(), size) {
+            return None;
+        }
+        if dst.is_empty() {
+            return Some(Poll::Ready(Ok(0)));
+        }
+        let n = u.copy_rx(dst);
+        if n > 0 {
+            self.rearm_recv(ring);
+            return Some(Poll::Ready(Ok(n)));
+        }
+        Some(self.poll_rx_end(cx, ring).map(|r| r.map(|()| 0)))
+    }
+
+    /// Nothing is queued: the end of the stream, its error, or a wait.
+    #[cfg(target_os = "linux")]
+    fn poll_rx_end(&self, cx: &mut Context<'_>, ring: &super::uring::Ring) -> Poll<io::Result<()>> {
+        let u = &self.state.uring;
+        match u.rx_end.get() {
+            Some(0) => return Poll::Ready(Ok(())),
+            Some(errno) => return Poll::Ready(Err(io::Error::from_raw_os_error(errno))),
+            None => {}
+        }
+        if !self.driver.alive.get() {
+            return Poll::Ready(Err(Self::stopped()));
+        }
+        self.rearm_recv(ring);
+        Self::park_waker(&self.state.reader, cx);
+        Poll::Pending
+    }
+
+    /// Arms the receive again once a paused queue has drained to half its
+    /// limit.
+    #[cfg(target_os = "linux")]
+    fn rearm_recv(&self, ring: &super::uring::Ring) {
+        let u = &self.state.uring;
+        if !u.rx_armed.get() && !u.rx_starved.get() && u.rx_bytes.get() <= super::uring::RX_QUEUE_LIMIT / 2 {
+            ring.arm_recv(self.key, &self.state, self.get_ref().as_raw_fd(), 0);
+        }
+    }
+
+    /// Whether the registration's worker runs the uring driver.
+    pub fn is_uring(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            self.driver.ring().is_some()
+        }
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
+    /// Whether received data waits in the driver (it would be lost if the
+    /// source left the registration).
+    pub fn has_received_data(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            let u = &self.state.uring;
+            u.rx_on.get() && (u.rx_bytes.get() > 0 || u.rx_armed.get())
+        }
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
+    /// Sends `buf` with an io_uring send (a zero-copy send from the
+    /// configured size on): `buf` is taken at the first poll (`None` after
+    /// it), `seq` keeps the send's number between polls. Ready once the
+    /// kernel took every byte, or failed. Sends of one source go in order:
+    /// a send waits for the one before it, even one whose future was
+    /// dropped. The driver owns the buffer until the kernel lets go of it,
+    /// then keeps it for [`take_sent_buffer`](Self::take_sent_buffer).
+    #[cfg(target_os = "linux")]
+    pub fn poll_send_owned(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut Option<super::SendBuf>,
+        seq: &mut Option<u32>,
+    ) -> Option<Poll<io::Result<()>>> {
+        let ring = self.driver.ring()?;
+        let u = &self.state.uring;
+        if let Some(seq) = *seq {
+            if let Some((done, errno)) = u.tx_done.get() {
+                if done == seq {
+                    u.tx_done.set(None);
+                    return Some(Poll::Ready(if errno == 0 {
+                        Ok(())
+                    } else {
+                        Err(io::Error::from_raw_os_error(errno))
+                    }));
+                }
+            }
+            Self::park_waker(&self.state.writer, cx);
+            return Some(Poll::Pending);
+        }
+        if u.tx_inflight.get() {
+            Self::park_waker(&self.state.writer, cx);
+            return Some(Poll::Pending);
+        }
+        if !self.driver.alive.get() {
+            return Some(Poll::Ready(Err(Self::stopped())));
+        }
+        let Some(b) = buf.take() else {
+            return Some(Poll::Ready(Ok(())));
+        };
+        let next = u.tx_seq.get().wrapping_add(1);
+        u.tx_seq.set(next);
+        u.tx_done.set(None);
+        if let Err(b) = ring.send(self.key, &self.state, self.get_ref().as_raw_fd(), b, next) {
+            *buf = Some(b);
+            return Some(Poll::Ready(Err(Self::stopped())));
+        }
+        *seq = Some(next);
+        Self::park_waker(&self.state.writer, cx);
+        Some(Poll::Pending)
+    }
+
+    /// Ready when no io_uring send of this source is in flight (a
+    /// borrowed-slice write must not overtake one). Always ready on epoll.
+    pub fn poll_sends_done(&self, cx: &mut Context<'_>) -> Poll<()> {
+        #[cfg(target_os = "linux")]
+        if self.state.uring.tx_inflight.get() && self.driver.alive.get() {
+            Self::park_waker(&self.state.writer, cx);
+            return Poll::Pending;
+        }
+        let _ = cx;
+        Poll::Ready(())
+    }
+
+    /// The buffer the last io_uring send let go of, emptied, if nobody took
+    /// it yet.
+    pub fn take_sent_buffer(&self) -> Option<roost_alloc::ArenaBytesMut> {
+        #[cfg(target_os = "linux")]
+        {
+            self.state.uring.tx_released.take()
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
+
+    /// Accepts the next connection of this listening socket through a
+    /// multishot accept on the uring driver: the socket's descriptor,
+    /// non-blocking and close-on-exec, now the caller's. A connection the
+    /// kernel accepted after the listener was dropped is closed by the
+    /// driver.
+    #[cfg(target_os = "linux")]
+    pub fn poll_accept_owned(&self, cx: &mut Context<'_>) -> Option<Poll<io::Result<std::os::fd::OwnedFd>>> {
+        use std::os::fd::FromRawFd;
+        let ring = self.driver.ring()?;
+        if !ring.arm_accept(self.key, &self.state, self.get_ref().as_raw_fd()) {
+            return None;
+        }
+        let u = &self.state.uring;
+        let fd = u.accepted.borrow_mut().pop_front();
+        if let Some(fd) = fd {
+            // SAFETY: the kernel gave this descriptor to us alone.
+            return Some(Poll::Ready(Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })));
+        }
+        if let Some(errno) = u.acc_error.take() {
+            return Some(Poll::Ready(Err(io::Error::from_raw_os_error(errno))));
+        }
+        if !self.driver.alive.get() {
+            return Some(Poll::Ready(Err(Self::stopped())));
+        }
+        Self::park_waker(&self.state.reader, cx);
+        Some(Poll::Pending)
+    }
+}
+
 impl<S: Source> Drop for Registration<S> {
     fn drop(&mut self) {
         if let Some(mut source) = self.source.take() {

@@ -61,6 +61,8 @@ fn runtime(n: usize) -> (Arc<RuntimeShared>, Vec<Arc<Notify>>) {
         driver: DriverConfig {
             driver: Driver::Epoll,
             uring_entries: 0,
+            uring_buffers: 0,
+            uring_zero_copy_above: 0,
         },
     };
     let blocking = BlockingPool::new(1, Duration::from_secs(1), "loom-blocking".into());

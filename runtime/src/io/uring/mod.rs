@@ -40,29 +40,74 @@
 //!   the FIN) only once the poll is gone, so that must not wait for the
 //!   loop's next tick.
 
+mod bufring;
+mod ops;
+
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::ops::ControlFlow;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use mio::Interest;
+use slab::Slab;
 
 use crate::io::fault::AfterWait;
 
-use super::{IoDriver, READ, READ_CLOSED, WRITE, WRITE_CLOSED};
+use self::bufring::BufRing;
+pub use self::ops::SendBuf;
+pub(crate) use self::ops::UringIo;
+use self::ops::ACCEPT_QUEUE_LIMIT;
+pub(crate) use self::ops::RX_QUEUE_LIMIT;
+use super::{IoDriver, IoState, READ, READ_CLOSED, WRITE, WRITE_CLOSED};
 use crate::sys::eventfd::EventFd;
 
 /// The token of the poll on the loop's eventfd.
 const WAKE: u64 = u64::MAX;
-/// Set in the token of a poll removal, whose other bits are the token of
-/// the poll it removes.
-const REMOVAL: u64 = 1 << 63;
-/// The largest generation (31 bits, so that `REMOVAL` stays free, and one
-/// less, so that no removal's token is `WAKE`).
-const MAX_GENERATION: u32 = (1 << 31) - 2;
+/// The token of the cancellation of everything, at the ring's end.
+const CANCEL_ALL: u64 = u64::MAX - 1;
+/// Set in the token of a poll removal or a cancellation, whose other bits
+/// are the token of what it removes.
+const CONTROL: u64 = 1 << 63;
+const KIND_MASK: u64 = 3 << 61;
+/// A readiness poll: `generation << 32 | key`.
+const KIND_POLL: u64 = 0;
+/// A multishot receive: `KIND_RECV | generation << 32 | group << 31 | key`.
+const KIND_RECV: u64 = 1 << 61;
+/// A multishot accept: `KIND_ACCEPT | generation << 32 | key`.
+const KIND_ACCEPT: u64 = 2 << 61;
+/// A send: `KIND_SEND | op`.
+const KIND_SEND: u64 = 3 << 61;
+/// The largest generation: 29 bits, and one less, so that no token is
+/// `WAKE` or `CANCEL_ALL`.
+const MAX_GENERATION: u32 = (1 << 29) - 2;
+/// Keys fit 31 bits (the receive's group takes bit 31).
+const MAX_KEY: usize = (1 << 31) - 1;
+const LOW_KEY: u64 = (1 << 31) - 1;
+
+/// The buffer size of each buffer group (size class) a receive can use.
+pub(crate) const GROUP_SIZES: [usize; 2] = [2048, 16 * 1024];
+
+/// The group whose buffers suit reads of `size` bytes.
+pub(crate) fn group_for(size: usize) -> u8 {
+    if size <= GROUP_SIZES[0] {
+        0
+    } else {
+        1
+    }
+}
+
+/// How a ring is sized (see `Builder::uring_entries`, `uring_buffers`,
+/// `uring_zero_copy_above`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RingConfig {
+    pub(crate) entries: u32,
+    pub(crate) buffers: u16,
+    pub(crate) zero_copy_above: usize,
+}
 
 /// The live poll of one registered source.
 #[derive(Clone, Copy)]
@@ -70,6 +115,34 @@ struct Arm {
     token: u64,
     fd: RawFd,
     mask: u32,
+}
+
+/// A send the kernel holds (see the module invariants).
+struct SendOp {
+    key: usize,
+    generation: u32,
+    fd: RawFd,
+    buf: SendBuf,
+    sent: usize,
+    seq: u32,
+    zero_copy: bool,
+    /// The send's result is known (the rest waits for notifications).
+    finished: bool,
+    /// Zero-copy notifications still to come.
+    notifications: u32,
+}
+
+/// What this kernel's io_uring can do beyond readiness.
+#[derive(Clone, Copy, Default)]
+struct Features {
+    /// Multishot receive into provided-buffer rings (6.0).
+    recv: bool,
+    /// Multishot accept (5.19).
+    accept: bool,
+    /// Zero-copy send (6.0).
+    zero_copy: bool,
+    /// Cancel-any (5.19), to end the ring.
+    cancel_any: bool,
 }
 
 /// One event loop's ring (see the module documentation).
@@ -80,38 +153,88 @@ pub(crate) struct Ring {
     eventfd: std::sync::Arc<EventFd>,
     /// By slab key: the source's live poll.
     arms: RefCell<Vec<Option<Arm>>>,
+    /// By slab key: the generation of the registered source (0: none),
+    /// carried by the tokens of its receives and accepts.
+    sources: RefCell<Vec<u32>>,
     generation: Cell<u32>,
     /// Entries that found the submission queue full while the kernel would
     /// not take more (they go in at the next look at the ring).
     backlog: RefCell<VecDeque<squeue::Entry>>,
     /// Completions taken from the ring, dispatched once it is released.
     scratch: RefCell<Vec<(u64, i32, u32)>>,
+    config: RingConfig,
+    features: Features,
+    /// Set up without `R_DISABLED`'s need of an enable (older kernels).
+    enabled: Cell<bool>,
+    /// By group: its buffer ring, made at the first receive that needs it.
+    groups: RefCell<[Option<BufRing>; 2]>,
+    /// The kernel refused a buffer ring: receives go through readiness.
+    groups_refused: Cell<bool>,
+    sends: RefCell<Slab<SendOp>>,
+    /// Sources whose receive stopped for want of buffers: `(key, generation)`.
+    starved: RefCell<Vec<(usize, u32)>>,
+    /// Operations whose last completion has not arrived yet.
+    outstanding: Cell<usize>,
+    /// The ring is ending: nothing is armed again.
+    closing: Cell<bool>,
+}
+
+/// Why io_uring cannot be used in this process, found once: a seccomp
+/// policy may allow `io_uring_setup` but not `io_uring_enter`, and that
+/// must show at start-up, not in the loop.
+fn probe_enter() -> io::Result<()> {
+    static PROBE: OnceLock<Result<(), (io::ErrorKind, String)>> = OnceLock::new();
+    let result = PROBE.get_or_init(|| {
+        let ring = IoUring::new(2).map_err(|e| (e.kind(), e.to_string()))?;
+        ring.submit().map(drop).map_err(|e| (e.kind(), e.to_string()))
+    });
+    result.clone().map_err(|(kind, message)| io::Error::new(kind, message))
 }
 
 impl Ring {
-    /// Opens a ring of `entries` submission entries whose loop `eventfd`
-    /// wakes.
+    /// Opens a ring sized by `config` whose loop `eventfd` wakes. The ring
+    /// serves only the thread that calls [`enable`](Self::enable) (the
+    /// loop's), which must happen before any other use.
     ///
     /// # Errors
     ///
     /// io_uring is missing (`ENOSYS`), forbidden (`EPERM`: seccomp,
-    /// `kernel.io_uring_disabled`), out of resources, `entries` is beyond
-    /// the kernel's limit (`EINVAL`), or the kernel lacks a feature this
-    /// driver needs (`Unsupported`).
-    pub(crate) fn new(entries: u32, eventfd: std::sync::Arc<EventFd>) -> io::Result<Self> {
+    /// `kernel.io_uring_disabled`), out of resources, the entries are
+    /// beyond the kernel's limit (`EINVAL`), or the kernel lacks a feature
+    /// this driver needs (`Unsupported`).
+    pub(crate) fn new(config: RingConfig, eventfd: std::sync::Arc<EventFd>) -> io::Result<Self> {
+        probe_enter()?;
+        let entries = config.entries;
         let cq_entries = entries.saturating_mul(4);
-        // COOP_TASKRUN and TASKRUN_FLAG (Linux 5.19) let a zero-timeout look
-        // skip the syscall; older kernels refuse them with EINVAL.
-        let ring = match IoUring::builder()
+        // DEFER_TASKRUN (6.1) runs the kernel's completion work only when
+        // the loop enters the ring, never as an interruption of its other
+        // system calls; it needs SINGLE_ISSUER, which binds the ring to
+        // the thread that enables it (R_DISABLED: the ring is made here,
+        // on the builder's thread, and used on the worker's). Older
+        // kernels refuse the flags with EINVAL: COOP_TASKRUN and
+        // TASKRUN_FLAG (5.19) still let a zero-timeout look skip the
+        // system call; before them, neither.
+        let (ring, enabled) = match IoUring::builder()
             .setup_cqsize(cq_entries)
-            .setup_coop_taskrun()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
             .setup_taskrun_flag()
+            .setup_r_disabled()
             .build(entries)
         {
-            Ok(ring) => ring,
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                IoUring::builder().setup_cqsize(cq_entries).build(entries)?
-            }
+            Ok(ring) => (ring, false),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match IoUring::builder()
+                .setup_cqsize(cq_entries)
+                .setup_coop_taskrun()
+                .setup_taskrun_flag()
+                .build(entries)
+            {
+                Ok(ring) => (ring, true),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    (IoUring::builder().setup_cqsize(cq_entries).build(entries)?, true)
+                }
+                Err(e) => return Err(e),
+            },
             Err(e) => return Err(e),
         };
         let params = ring.params();
@@ -139,38 +262,83 @@ impl Ring {
                 "the kernel's io_uring lacks POLL_ADD or POLL_REMOVE",
             ));
         }
-        let this = Self {
+        // SEND_ZC and multishot receive both came with 6.0; buffer rings,
+        // multishot accept and cancel-any with 5.19 (the probe cannot see
+        // the multishot flags: the opcode's age stands for them).
+        let six = probe.is_supported(opcode::SendZc::CODE);
+        let cancel = probe.is_supported(opcode::AsyncCancel::CODE);
+        let features = Features {
+            recv: six && probe.is_supported(opcode::Recv::CODE),
+            accept: six && probe.is_supported(opcode::Accept::CODE),
+            zero_copy: six && probe.is_supported(opcode::Send::CODE),
+            cancel_any: six && cancel,
+        };
+        Ok(Self {
             ring: RefCell::new(ring),
             eventfd,
             arms: RefCell::new(Vec::new()),
+            sources: RefCell::new(Vec::new()),
             generation: Cell::new(0),
             backlog: RefCell::new(VecDeque::new()),
             scratch: RefCell::new(Vec::new()),
-        };
-        this.arm_wake();
-        // One enter now: a seccomp policy may allow io_uring_setup but not
-        // io_uring_enter, and that must show at start-up, not in the loop.
-        this.ring.borrow().submit()?;
-        Ok(this)
+            config,
+            features,
+            enabled: Cell::new(enabled),
+            groups: RefCell::new([None, None]),
+            groups_refused: Cell::new(false),
+            sends: RefCell::new(Slab::new()),
+            starved: RefCell::new(Vec::new()),
+            outstanding: Cell::new(0),
+            closing: Cell::new(false),
+        })
     }
 
-    /// Queues `entry`; submits what is queued first if the queue is full.
-    fn push(&self, entry: squeue::Entry) {
+    /// Binds the ring to the calling thread (the loop's) and arms the wake.
+    ///
+    /// # Errors
+    ///
+    /// The kernel refused to enable the ring or to take the first entry.
+    pub(crate) fn enable(&self) -> io::Result<()> {
+        if !self.enabled.get() {
+            self.ring.borrow().submitter().register_enable_rings()?;
+            self.enabled.set(true);
+        }
+        self.arm_wake();
+        self.ring.borrow().submit()?;
+        Ok(())
+    }
+
+    /// Queues `entry`, one more operation in flight; submits what is
+    /// queued first if the queue is full.
+    ///
+    /// # Safety
+    ///
+    /// Whatever memory the entry points to stays valid, and unused by
+    /// anyone else, until the operation's last completion (the module
+    /// invariants say how each kind of entry keeps that).
+    unsafe fn push(&self, entry: squeue::Entry) {
+        self.outstanding.set(self.outstanding.get() + 1);
         let mut ring = self.ring.borrow_mut();
         if !self.backlog.borrow().is_empty() {
             self.backlog.borrow_mut().push_back(entry);
             return;
         }
-        // SAFETY: every entry of this ring is a poll, a poll removal or a
-        // poll update: none refers to memory (module invariants).
+        // SAFETY: per the contract.
         if unsafe { ring.submission().push(&entry) }.is_ok() {
             return;
         }
         let _ = ring.submit();
-        // SAFETY: as above.
+        // SAFETY: per the contract.
         if unsafe { ring.submission().push(&entry) }.is_err() {
             self.backlog.borrow_mut().push_back(entry);
         }
+    }
+
+    /// Queues an entry that points to no memory (a poll, a removal, a
+    /// cancellation).
+    fn push_plain(&self, entry: squeue::Entry) {
+        // SAFETY: the entry refers to descriptors and tokens only.
+        unsafe { self.push(entry) };
     }
 
     /// Moves backlogged entries into the submission queue while it has room.
@@ -181,12 +349,12 @@ impl Ring {
         }
         let mut ring = self.ring.borrow_mut();
         while let Some(entry) = backlog.front() {
-            // SAFETY: as in `push`.
+            // SAFETY: every backlogged entry met `push`'s contract.
             if unsafe { ring.submission().push(entry) }.is_err() {
                 if ring.submit().is_err() {
                     return;
                 }
-                // SAFETY: as in `push`.
+                // SAFETY: as above.
                 if unsafe { ring.submission().push(entry) }.is_err() {
                     return;
                 }
@@ -195,22 +363,28 @@ impl Ring {
         }
     }
 
+    /// Submits what is queued now.
+    fn submit_now(&self) {
+        self.flush_backlog();
+        let _ = self.ring.borrow().submit();
+    }
+
     fn arm_wake(&self) {
         let mask = libc::POLLIN as u32;
         let entry = opcode::PollAdd::new(types::Fd(self.eventfd.as_raw_fd()), mask)
             .multi(true)
             .build()
             .user_data(WAKE);
-        self.push(entry);
+        self.push_plain(entry);
     }
 
-    fn next_token(&self, key: usize) -> u64 {
+    fn next_generation(&self) -> u32 {
         let mut generation = self.generation.get() + 1;
         if generation > MAX_GENERATION {
             generation = 1;
         }
         self.generation.set(generation);
-        (u64::from(generation) << 32) | key as u64
+        generation
     }
 
     fn arm(&self, arm: Arm) {
@@ -218,24 +392,37 @@ impl Ring {
             .multi(true)
             .build()
             .user_data(arm.token);
-        self.push(entry);
+        self.push_plain(entry);
     }
 
     /// Starts polling `fd` for `interest` as slab entry `key`.
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `key` does not fit a token (more than 2^32
+    /// `InvalidInput` if `key` does not fit a token (more than 2^31
     /// sources).
     pub(crate) fn register(&self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
-        if key > u32::MAX as usize {
+        if key > MAX_KEY {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "more than 2^32 sources registered with one roost worker",
+                "more than 2^31 sources registered with one roost worker",
             ));
         }
+        let generation = self.next_generation();
+        {
+            let mut sources = self.sources.borrow_mut();
+            if sources.len() <= key {
+                sources.resize(key + 1, 0);
+            }
+            sources[key] = generation;
+        }
+        self.poll_source(fd, key, interest);
+        Ok(())
+    }
+
+    fn poll_source(&self, fd: RawFd, key: usize, interest: Interest) {
         let arm = Arm {
-            token: self.next_token(key),
+            token: KIND_POLL | u64::from(self.next_generation()) << 32 | key as u64,
             fd,
             mask: poll_mask(interest),
         };
@@ -247,7 +434,6 @@ impl Ring {
             arms[key] = Some(arm);
         }
         self.arm(arm);
-        Ok(())
     }
 
     /// Replaces the poll of entry `key` by one for `interest`.
@@ -256,28 +442,216 @@ impl Ring {
     ///
     /// `NotFound` if `key` is not registered.
     pub(crate) fn reregister(&self, key: usize, interest: Interest) -> io::Result<()> {
-        let old = self.arms.borrow().get(key).copied().flatten();
+        let old = self.arms.borrow_mut().get_mut(key).and_then(Option::take);
         let Some(old) = old else {
             return Err(io::Error::new(io::ErrorKind::NotFound, "the source is not registered"));
         };
-        self.deregister(key);
-        self.register(old.fd, key, interest)
+        self.remove(old.token);
+        self.poll_source(old.fd, key, interest);
+        Ok(())
     }
 
-    /// Stops polling entry `key` and submits the removal at once (see the
-    /// module invariants).
-    pub(crate) fn deregister(&self, key: usize) {
+    /// Stops polling entry `key`, cancels its receive and accept, and
+    /// submits that at once (see the module invariants).
+    pub(crate) fn deregister(&self, key: usize, state: &IoState) {
         let old = self.arms.borrow_mut().get_mut(key).and_then(Option::take);
+        let generation = self.sources.borrow().get(key).copied().unwrap_or(0);
         if let Some(old) = old {
-            self.remove(old.token);
+            self.push_plain(opcode::PollRemove::new(old.token).build().user_data(CONTROL | old.token));
         }
+        let u = &state.uring;
+        if u.rx_armed.get() {
+            self.cancel(recv_token(generation, u.rx_group.get(), key));
+        }
+        if u.acc_armed.get() {
+            self.cancel(KIND_ACCEPT | u64::from(generation) << 32 | key as u64);
+        }
+        if let Some(g) = self.sources.borrow_mut().get_mut(key) {
+            *g = 0;
+        }
+        self.submit_now();
     }
 
     /// Submits the removal of the poll `token` at once.
     fn remove(&self, token: u64) {
-        self.push(opcode::PollRemove::new(token).build().user_data(REMOVAL | token));
-        self.flush_backlog();
-        let _ = self.ring.borrow().submit();
+        self.push_plain(opcode::PollRemove::new(token).build().user_data(CONTROL | token));
+        self.submit_now();
+    }
+
+    /// Queues the cancellation of the operation `token`.
+    fn cancel(&self, token: u64) {
+        let entry = opcode::AsyncCancel::new(token).build().user_data(CONTROL | token);
+        self.push_plain(entry);
+    }
+
+    /// The state of the source of `key` if it is still the one of
+    /// `generation`.
+    fn live(&self, io: Option<&IoDriver>, key: usize, generation: u32) -> Option<std::rc::Rc<IoState>> {
+        let io = io?;
+        if self.sources.borrow().get(key).copied() != Some(generation) || generation == 0 {
+            return None;
+        }
+        io.entries.borrow().get(key).cloned()
+    }
+
+    /// Whether receives can go through buffer rings.
+    pub(crate) fn can_recv(&self) -> bool {
+        self.features.recv && !self.groups_refused.get()
+    }
+
+    /// Makes `group`'s buffer ring if it does not exist yet; whether it
+    /// exists.
+    fn ensure_group(&self, group: u8) -> bool {
+        if self.groups.borrow()[usize::from(group)].is_some() {
+            return true;
+        }
+        if self.groups_refused.get() || self.closing.get() {
+            return false;
+        }
+        let made = {
+            let ring = self.ring.borrow();
+            BufRing::new(
+                &ring.submitter(),
+                u16::from(group),
+                self.config.buffers,
+                GROUP_SIZES[usize::from(group)],
+            )
+        };
+        match made {
+            Ok(bufs) => {
+                self.groups.borrow_mut()[usize::from(group)] = Some(bufs);
+                true
+            }
+            Err(_) => {
+                self.groups_refused.set(true);
+                false
+            }
+        }
+    }
+
+    /// Arms the multishot receive of the source `key` (see `IoDriver::poll_recv`).
+    /// Returns false where the ring cannot receive for it.
+    pub(crate) fn arm_recv(&self, key: usize, state: &IoState, fd: RawFd, size: usize) -> bool {
+        let u = &state.uring;
+        if !u.rx_on.get() {
+            if !self.can_recv() {
+                return false;
+            }
+            let group = group_for(size);
+            if !self.ensure_group(group) {
+                return false;
+            }
+            u.rx_group.set(group);
+            u.rx_on.set(true);
+            // The receive reports data: the poll needs to say only when
+            // the socket is writable again.
+            let _ = self.reregister(key, Interest::WRITABLE);
+        }
+        if u.rx_armed.get() || u.rx_end.get().is_some() || self.closing.get() {
+            return true;
+        }
+        let generation = self.sources.borrow().get(key).copied().unwrap_or(0);
+        if generation == 0 {
+            return true;
+        }
+        let group = u.rx_group.get();
+        let entry = opcode::RecvMulti::new(types::Fd(fd), u16::from(group))
+            .build()
+            .user_data(recv_token(generation, group, key));
+        // SAFETY: the receive writes only into buffers of the group's ring,
+        // which the ring keeps until the kernel is done with every
+        // operation (see `Drop`).
+        unsafe { self.push(entry) };
+        u.rx_armed.set(true);
+        u.rx_starved.set(false);
+        true
+    }
+
+    /// Cancels the source's receive: its queue went over its limit.
+    fn pause_recv(&self, key: usize, generation: u32, u: &UringIo) {
+        if u.rx_armed.get() && !u.rx_cancelling.get() {
+            u.rx_cancelling.set(true);
+            self.cancel(recv_token(generation, u.rx_group.get(), key));
+        }
+    }
+
+    /// Arms the multishot accept of the listener `key`. Returns false where
+    /// the kernel cannot.
+    pub(crate) fn arm_accept(&self, key: usize, state: &IoState, fd: RawFd) -> bool {
+        if !self.features.accept {
+            return false;
+        }
+        let u = &state.uring;
+        if !u.acc_on.get() {
+            u.acc_on.set(true);
+            // Accepts report connections; the poll is not needed for reads.
+            let _ = self.reregister(key, Interest::WRITABLE);
+        }
+        if u.acc_armed.get() || self.closing.get() {
+            return true;
+        }
+        let generation = self.sources.borrow().get(key).copied().unwrap_or(0);
+        if generation == 0 {
+            return true;
+        }
+        let entry = opcode::AcceptMulti::new(types::Fd(fd))
+            .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
+            .build()
+            .user_data(KIND_ACCEPT | u64::from(generation) << 32 | key as u64);
+        self.push_plain(entry);
+        u.acc_armed.set(true);
+        true
+    }
+
+    /// Submits `buf` as the next send of the source `key`; the outcome
+    /// comes as `state.uring.tx_done` with sequence number `seq`.
+    ///
+    /// # Errors
+    ///
+    /// The ring is closing (the buffer comes back).
+    pub(crate) fn send(&self, key: usize, state: &IoState, fd: RawFd, buf: SendBuf, seq: u32) -> Result<(), SendBuf> {
+        if self.closing.get() {
+            return Err(buf);
+        }
+        let generation = self.sources.borrow().get(key).copied().unwrap_or(0);
+        let zero_copy = self.features.zero_copy && buf.as_slice().len() >= self.config.zero_copy_above;
+        let op = self.sends.borrow_mut().insert(SendOp {
+            key,
+            generation,
+            fd,
+            buf,
+            sent: 0,
+            seq,
+            zero_copy,
+            finished: false,
+            notifications: 0,
+        });
+        state.uring.tx_inflight.set(true);
+        self.push_send(op);
+        Ok(())
+    }
+
+    fn push_send(&self, op: usize) {
+        let entry = {
+            let sends = self.sends.borrow();
+            let send = &sends[op];
+            let rest = &send.buf.as_slice()[send.sent..];
+            let len = rest.len().min(u32::MAX as usize) as u32;
+            if send.zero_copy {
+                opcode::SendZc::new(types::Fd(send.fd), rest.as_ptr(), len)
+                    .flags(libc::MSG_NOSIGNAL)
+                    .build()
+            } else {
+                opcode::Send::new(types::Fd(send.fd), rest.as_ptr(), len)
+                    .flags(libc::MSG_NOSIGNAL | libc::MSG_WAITALL)
+                    .build()
+            }
+            .user_data(KIND_SEND | op as u64)
+        };
+        // SAFETY: the bytes live in the op's buffer, which the op keeps
+        // until the last completion (or notification) of every send it
+        // made; arena blocks do not move when their handle does.
+        unsafe { self.push(entry) };
     }
 
     /// Submits what is queued, waits up to `timeout` (`None`: without
@@ -328,52 +702,312 @@ impl Ring {
                 AfterWait::Retry => return ControlFlow::Continue(()),
                 AfterWait::Stop => return ControlFlow::Break(()),
             }
+        }
+        self.dispatch(Some(io));
+        ControlFlow::Continue(())
+    }
+
+    /// Takes every completion from the ring and handles it; then refills
+    /// the buffer rings and arms the receives that ran out of buffers.
+    fn dispatch(&self, io: Option<&IoDriver>) {
+        {
+            let mut ring = self.ring.borrow_mut();
             let mut scratch = self.scratch.borrow_mut();
             scratch.extend(ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
         }
         let mut completions = std::mem::take(&mut *self.scratch.borrow_mut());
         for &(token, result, flags) in &completions {
-            self.complete(io, token, result, cqueue::more(flags));
+            self.complete(io, token, result, flags);
         }
         completions.clear();
         // Keep the allocation for the next look.
-        let mut scratch = self.scratch.borrow_mut();
-        if scratch.is_empty() {
-            *scratch = completions;
+        {
+            let mut scratch = self.scratch.borrow_mut();
+            if scratch.is_empty() {
+                *scratch = completions;
+            }
         }
-        ControlFlow::Continue(())
+        if self.closing.get() {
+            return;
+        }
+        for bufs in self.groups.borrow_mut().iter_mut().flatten() {
+            if bufs.needs_refill() {
+                bufs.refill();
+            }
+        }
+        let starved = std::mem::take(&mut *self.starved.borrow_mut());
+        for &(key, generation) in &starved {
+            if let Some(state) = self.live(io, key, generation) {
+                if state.uring.rx_starved.get() && !state.uring.rx_armed.get() {
+                    let fd = self.arms.borrow().get(key).copied().flatten().map(|a| a.fd);
+                    if let Some(fd) = fd {
+                        self.arm_recv(key, &state, fd, 0);
+                    }
+                }
+            }
+        }
+        let mut kept = self.starved.borrow_mut();
+        if kept.is_empty() {
+            *kept = starved;
+            kept.clear();
+        }
     }
 
-    fn complete(&self, io: &IoDriver, token: u64, result: i32, more: bool) {
+    fn done_one(&self) {
+        self.outstanding.set(self.outstanding.get().saturating_sub(1));
+    }
+
+    fn complete(&self, io: Option<&IoDriver>, token: u64, result: i32, flags: u32) {
+        let more = cqueue::more(flags);
         match token {
             WAKE => {
                 if !more {
-                    self.arm_wake();
+                    self.done_one();
+                    if !self.closing.get() {
+                        self.arm_wake();
+                    }
                 }
             }
-            removal if removal & REMOVAL != 0 => {
-                if result == -libc::EALREADY {
-                    self.remove(removal & !REMOVAL);
+            CANCEL_ALL => self.done_one(),
+            control if control & CONTROL != 0 => {
+                self.done_one();
+                let target = control & !CONTROL;
+                if result == -libc::EALREADY && target & KIND_MASK == KIND_POLL {
+                    self.remove(target);
                 }
             }
-            token => {
-                let key = (token & u64::from(u32::MAX)) as usize;
-                let live = self.arms.borrow().get(key).copied().flatten();
-                let Some(arm) = live.filter(|a| a.token == token) else {
+            token => match token & KIND_MASK {
+                KIND_POLL => self.complete_poll(io, token, result, more),
+                KIND_RECV => self.complete_recv(io, token, result, flags),
+                KIND_ACCEPT => self.complete_accept(io, token, result, more),
+                _ => self.complete_send(io, token, result, flags),
+            },
+        }
+    }
+
+    fn complete_poll(&self, io: Option<&IoDriver>, token: u64, result: i32, more: bool) {
+        if !more {
+            self.done_one();
+        }
+        let key = (token & LOW_KEY) as usize;
+        let live = self.arms.borrow().get(key).copied().flatten();
+        let Some(arm) = live.filter(|a| a.token == token) else {
+            return;
+        };
+        let Some(io) = io else { return };
+        if result >= 0 {
+            io.wake_key(key, readiness_of(result as u32));
+        } else if result != -libc::ECANCELED {
+            // The poll failed (for example ENOMEM): let both directions
+            // try their operation, which reports what the socket says.
+            io.wake_key(key, READ | WRITE);
+        }
+        if !more && !self.closing.get() {
+            self.arm(arm);
+        }
+    }
+
+    fn complete_recv(&self, io: Option<&IoDriver>, token: u64, result: i32, flags: u32) {
+        let more = cqueue::more(flags);
+        if !more {
+            self.done_one();
+        }
+        let key = (token & LOW_KEY) as usize;
+        let group = ((token >> 31) & 1) as usize;
+        let generation = ((token >> 32) as u32) & ((1 << 29) - 1);
+        let buf = cqueue::buffer_select(flags).and_then(|bid| {
+            let len = usize::try_from(result).unwrap_or(0);
+            self.groups.borrow_mut()[group].as_mut().and_then(|g| g.take(bid, len))
+        });
+        let Some(state) = self.live(io, key, generation) else {
+            // A receive of a source that is gone: the buffer goes home.
+            return;
+        };
+        let u = &state.uring;
+        if !more {
+            u.rx_armed.set(false);
+        }
+        match result {
+            n if n > 0 => {
+                if let Some(buf) = buf {
+                    u.push_rx(buf);
+                }
+                if u.rx_bytes.get() >= RX_QUEUE_LIMIT {
+                    self.pause_recv(key, generation, u);
+                }
+            }
+            0 => u.rx_end.set(Some(0)),
+            e if e == -libc::ENOBUFS => {
+                //TEMP roost_alloc::note_ring_dry();
+                u.rx_starved.set(true);
+                self.starved.borrow_mut().push((key, generation));
+            }
+            e if e == -libc::ECANCELED => {}
+            e => u.rx_end.set(Some(-e)),
+        }
+        if !more {
+            // Whatever ended the receive (the cancellation of a pause, a
+            // full completion queue, ...), it runs again while the stream
+            // has not ended and its queue is under the limit; a starved
+            // one waits for the refill.
+            u.rx_cancelling.set(false);
+            if u.rx_end.get().is_none() && !u.rx_starved.get() && u.rx_bytes.get() < RX_QUEUE_LIMIT {
+                let fd = self.arms.borrow().get(key).copied().flatten().map(|a| a.fd);
+                if let Some(fd) = fd {
+                    self.arm_recv(key, &state, fd, 0);
+                }
+            }
+        }
+        if let Some(io) = io {
+            io.wake_key(key, READ);
+        }
+    }
+
+    fn complete_accept(&self, io: Option<&IoDriver>, token: u64, result: i32, more: bool) {
+        if !more {
+            self.done_one();
+        }
+        let key = (token & LOW_KEY) as usize;
+        let generation = ((token >> 32) as u32) & ((1 << 29) - 1);
+        let Some(state) = self.live(io, key, generation) else {
+            if result >= 0 {
+                // An accept completed after its listener went away: the
+                // new socket is nobody's (see the module invariants).
+                // SAFETY: the kernel just gave us this descriptor.
+                unsafe { libc::close(result) };
+            }
+            return;
+        };
+        let u = &state.uring;
+        if !more {
+            u.acc_armed.set(false);
+            u.acc_cancelling.set(false);
+        }
+        if result >= 0 {
+            u.accepted.borrow_mut().push_back(result);
+            if u.accepted.borrow().len() >= ACCEPT_QUEUE_LIMIT && u.acc_armed.get() && !u.acc_cancelling.get() {
+                u.acc_cancelling.set(true);
+                self.cancel(token);
+            }
+        } else if result != -libc::ECANCELED {
+            u.acc_error.set(Some(-result));
+        }
+        if let Some(io) = io {
+            io.wake_key(key, READ);
+        }
+    }
+
+    fn complete_send(&self, io: Option<&IoDriver>, token: u64, result: i32, flags: u32) {
+        let op = (token & !KIND_MASK) as usize;
+        let more = cqueue::more(flags);
+        let notification = cqueue::notif(flags);
+        if !more {
+            self.done_one();
+        }
+        let mut sends = self.sends.borrow_mut();
+        let Some(send) = sends.get_mut(op) else { return };
+        if notification {
+            send.notifications = send.notifications.saturating_sub(1);
+        } else {
+            if more {
+                // A zero-copy send: the kernel holds the bytes until the
+                // notification.
+                send.notifications += 1;
+            }
+            let len = send.buf.as_slice().len();
+            let outcome = match result {
+                n if n > 0 && send.sent + n as usize >= len => Some(0),
+                n if n > 0 => {
+                    send.sent += n as usize;
+                    None
+                }
+                0 if len > send.sent => Some(libc::EPIPE),
+                0 => Some(0),
+                e if e == -libc::EINTR || e == -libc::EAGAIN => None,
+                e => Some(-e),
+            };
+            match outcome {
+                None if !self.closing.get() => {
+                    drop(sends);
+                    self.push_send(op);
                     return;
-                };
-                if result >= 0 {
-                    io.wake_key(key, readiness_of(result as u32));
-                } else if result != -libc::ECANCELED {
-                    // The poll failed (for example ENOMEM): let both
-                    // directions try their operation, which reports what
-                    // the socket says.
-                    io.wake_key(key, READ | WRITE);
                 }
-                if !more {
-                    self.arm(arm);
+                None => send.finished = true,
+                Some(errno) => {
+                    send.finished = true;
+                    if let Some(state) = self.live(io, send.key, send.generation) {
+                        state.uring.tx_inflight.set(false);
+                        state.uring.tx_done.set(Some((send.seq, errno)));
+                        if let Some(io) = io {
+                            io.wake_key(send.key, WRITE);
+                        }
+                    }
                 }
             }
+        }
+        if send.finished && send.notifications == 0 {
+            let send = sends.remove(op);
+            drop(sends);
+            // The kernel let go of the buffer: back to the stream for its
+            // next send (its TX slot), or home.
+            match self.live(io, send.key, send.generation) {
+                Some(state) => state.uring.release_tx(send.buf),
+                None => drop(send.buf),
+            }
+        }
+    }
+
+    /// Whether the ring serves readiness only (no buffer rings).
+    #[cfg(test)]
+    pub(crate) fn outstanding(&self) -> usize {
+        self.outstanding.get()
+    }
+}
+
+fn recv_token(generation: u32, group: u8, key: usize) -> u64 {
+    KIND_RECV | u64::from(generation) << 32 | u64::from(group) << 31 | key as u64
+}
+
+impl Drop for Ring {
+    /// Cancels whatever is in flight and waits for the kernel to finish it
+    /// (at most about five seconds) before the buffers it may write are
+    /// freed; if it does not finish, they are leaked rather than freed
+    /// under the kernel.
+    fn drop(&mut self) {
+        self.closing.set(true);
+        if self.enabled.get() && self.outstanding.get() > 0 {
+            if self.features.cancel_any {
+                let entry = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+                    .build()
+                    .user_data(CANCEL_ALL);
+                self.push_plain(entry);
+            }
+            for _ in 0..500 {
+                if self.outstanding.get() == 0 {
+                    break;
+                }
+                self.flush_backlog();
+                {
+                    let ring = self.ring.borrow();
+                    let ts = types::Timespec::from(Duration::from_millis(10));
+                    let args = types::SubmitArgs::new().timespec(&ts);
+                    let _ = ring.submitter().submit_with_args(1, &args);
+                }
+                self.dispatch(None);
+            }
+        }
+        let done = !self.enabled.get() || self.outstanding.get() == 0;
+        if !done {
+            eprintln!(
+                "roost: {} io_uring operations did not finish at the ring's end; their buffers are leaked, not freed",
+                self.outstanding.get()
+            );
+            std::mem::forget(std::mem::take(self.sends.get_mut()));
+            return;
+        }
+        let ring = self.ring.get_mut();
+        for bufs in self.groups.get_mut().iter_mut().flatten() {
+            bufs.unregister(&ring.submitter());
         }
     }
 }
