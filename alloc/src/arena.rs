@@ -356,6 +356,25 @@ impl ArenaInner {
         }
     }
 
+    /// Counts a block that [`alloc`](Self::alloc) just handed out as lent to
+    /// the kernel (a provided-buffer ring); heap blocks count nothing.
+    ///
+    /// Reading the flag here, after `alloc`, keeps `alloc`'s fast path as it
+    /// was: the caller owns the fresh block exclusively (`refs == 1`, no
+    /// handle made yet), and the flag was last written by this thread.
+    #[inline]
+    fn lend(&self, meta: NonNull<BlockMeta>) {
+        // SAFETY: a fresh block from `alloc`, owned by the caller alone.
+        let meta = unsafe { meta.as_ref() };
+        if meta.class == HEAP_CLASS {
+            return;
+        }
+        self.stats.ring_provided.add(1);
+        if meta.came_home_remote.get() {
+            self.stats.ring_reprovided_remote.add(1);
+        }
+    }
+
     /// The free list of `class` is empty: drain returns, then carve a chunk.
     /// Returns the new head, or null if the memory limit forbids a chunk.
     #[cold]
@@ -396,8 +415,13 @@ impl ArenaInner {
         // SAFETY: per the contract the meta is ours and idle.
         let class = unsafe { (*meta).class } as usize;
         let local = self.local();
-        // SAFETY: as above.
-        unsafe { (*meta).next.set(local.free[class]) };
+        // SAFETY: as above. The flag is written here by the owner thread
+        // while it owns the idle block exclusively (see `block.rs`); a store
+        // to the cache line that the `next` store dirties anyway.
+        unsafe {
+            (*meta).next.set(local.free[class]);
+            (*meta).came_home_remote.set(false);
+        }
         local.free[class] = meta;
         local.outstanding -= 1;
         self.stats.local_frees.add(1);
@@ -416,11 +440,13 @@ impl ArenaInner {
         let local = self.local();
         while !head.is_null() {
             // SAFETY: the acquire swap that gave us the list made the links
-            // written by the returners visible; each block is now ours.
+            // written by the returners visible; each block is now ours (the
+            // owner thread's), so writing its flag races with nobody.
             unsafe {
                 let next = (*head).next.get();
                 let class = (*head).class as usize;
                 debug_assert_ne!((*head).class, HEAP_CLASS);
+                (*head).came_home_remote.set(true);
                 (*head).next.set(local.free[class]);
                 local.free[class] = head;
                 bytes += CLASS_SIZES[class];
@@ -683,6 +709,20 @@ pub(crate) unsafe fn detach_slot(m: *mut BlockMeta, slot: *const SlotShared) {
 /// (or the global allocator when it cannot serve it).
 #[inline]
 pub(crate) fn alloc_block(size: usize) -> NonNull<BlockMeta> {
+    alloc_block_with(size, |_, _| {})
+}
+
+/// [`alloc_block`] for a buffer lent to the kernel: also counts it in the
+/// arena's ring statistics.
+#[inline]
+pub(crate) fn alloc_block_for_kernel(size: usize) -> NonNull<BlockMeta> {
+    alloc_block_with(size, ArenaInner::lend)
+}
+
+/// The body of both allocation entry points; `then` sees the arena and the
+/// fresh block (not called for the thread-exit fallback).
+#[inline(always)]
+fn alloc_block_with(size: usize, then: impl FnOnce(&ArenaInner, NonNull<BlockMeta>)) -> NonNull<BlockMeta> {
     with_thread(|ts| {
         let arena = ts.arena();
         if arena.flush_on_alloc() {
@@ -692,9 +732,36 @@ pub(crate) fn alloc_block(size: usize) -> NonNull<BlockMeta> {
                 batches.flush_all(&arena.stats);
             }
         }
-        arena.alloc(size)
+        let meta = arena.alloc(size);
+        then(arena, meta);
+        meta
     })
     .unwrap_or_else(|| block::heap_block(size))
+}
+
+/// Counts, in the current thread's arena, that the kernel found its
+/// provided-buffer ring empty (an io_uring receive failed with `ENOBUFS`):
+/// the [`ArenaStats::ring_dry`] counter. Does nothing on a thread that has
+/// no arena (it does not create one) or that is exiting.
+///
+/// # Examples
+///
+/// ```
+/// use roost_alloc::{Arena, ArenaConfig};
+///
+/// let monitor = Arena::install(ArenaConfig::new()).unwrap();
+/// roost_alloc::note_ring_dry();
+/// assert_eq!(monitor.stats().ring_dry, 1);
+/// ```
+pub fn note_ring_dry() {
+    let _ = THREAD.try_with(|ts| {
+        let arena = ts.arena_ptr();
+        if !arena.is_null() {
+            // SAFETY: the installed arena is alive while the thread is.
+            let arena = unsafe { &*arena };
+            arena.stats.ring_dry.add(1);
+        }
+    });
 }
 
 /// Whether the current thread is the home of `meta`'s block.

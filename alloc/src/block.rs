@@ -29,6 +29,11 @@
 //!   allocated-unique, the thread that dropped the last reference while it is
 //!   being returned. Ownership passes through the release/acquire pairs on
 //!   `refs`, on the return list and on the reuse slot.
+//! - `came_home_remote` is written only by the arena's thread, and only while
+//!   the block is on its way onto a free list (nobody else can reach it):
+//!   set when the block is taken from the return list, cleared when it is
+//!   freed locally. It is read by the arena's thread right after handing the
+//!   block out, before any other handle exists (see `ArenaInner::lend`).
 
 use std::alloc::{self, Layout};
 use std::ptr::{self, NonNull};
@@ -67,7 +72,8 @@ pub const CLASS_SIZES: [usize; CLASS_COUNT] = {
 pub(crate) const HEAP_CLASS: u8 = u8::MAX;
 
 /// Size of the prefix in front of a global-allocator block; also its alignment.
-const HEAP_PREFIX: usize = 64;
+/// Under loom the meta's cells are loom's, larger than a word each.
+const HEAP_PREFIX: usize = if cfg!(all(test, loom)) { 128 } else { 64 };
 
 /// The size class serving `size` bytes, or `None` if it is too large.
 #[inline]
@@ -93,7 +99,15 @@ pub(crate) struct BlockMeta {
     pub(crate) slot: HandoffCell<*const SlotShared>,
     /// Size class index, or [`HEAP_CLASS`].
     pub(crate) class: u8,
+    /// Whether the block last reached its free list through the return list
+    /// (its last handle was dropped on another thread). Sits in the padding
+    /// after `class`: the meta does not grow.
+    pub(crate) came_home_remote: HandoffCell<bool>,
 }
+
+// The flag lives in what was padding: a meta is still four words.
+#[cfg(not(all(test, loom)))]
+const _: () = assert!(std::mem::size_of::<BlockMeta>() == 4 * std::mem::size_of::<usize>());
 
 impl BlockMeta {
     /// Counts one more handle on the block (a caller that holds one).
@@ -196,6 +210,7 @@ pub(crate) fn new_chunk(arena: *const crate::arena::ArenaInner, class: usize, pr
                 next: HandoffCell::new(next),
                 slot: HandoffCell::new(ptr::null()),
                 class: class as u8,
+                came_home_remote: HandoffCell::new(false),
             });
         }
         if prefault {
@@ -304,6 +319,7 @@ pub(crate) fn heap_block(cap: usize) -> NonNull<BlockMeta> {
             next: HandoffCell::new(ptr::null_mut()),
             slot: HandoffCell::new(ptr::null()),
             class: HEAP_CLASS,
+            came_home_remote: HandoffCell::new(false),
         });
         base.as_ptr().add(HEAP_CAP_OFFSET).cast::<usize>().write(cap);
     }

@@ -74,6 +74,48 @@ impl ArenaBytesMut {
         unsafe { Self::from_block(meta) }
     }
 
+    /// A buffer to lend to the kernel: [`with_capacity`](Self::with_capacity)
+    /// for an io_uring driver's provided-buffer ring, counted in the current
+    /// thread's arena statistics.
+    ///
+    /// Like `with_capacity` it never fails: beyond the arena's limit, above
+    /// [`MAX_BLOCK_SIZE`](crate::MAX_BLOCK_SIZE), or during thread exit the
+    /// block comes from the global allocator, and such a block counts nothing
+    /// here. A block from the arena counts one
+    /// [`ring_provided`](crate::ArenaStats::ring_provided), and also one
+    /// [`ring_reprovided_remote`](crate::ArenaStats::ring_reprovided_remote)
+    /// if its last trip home was through the return list: its last handle was
+    /// dropped on another thread, and the arena drained it home. The free
+    /// lists are LIFO, so a driver that drains before refilling its ring gives
+    /// the kernel the blocks that just came home first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roost_alloc::{Arena, ArenaBytesMut, ArenaConfig};
+    ///
+    /// let monitor = Arena::install(ArenaConfig::new()).unwrap();
+    /// let lent = ArenaBytesMut::for_kernel(4096);
+    /// let block = lent.as_ptr();
+    ///
+    /// // The kernel filled it; the application drops it on another thread.
+    /// std::thread::spawn(move || drop(lent)).join().unwrap();
+    ///
+    /// // The driver's refill: drain the returns, then lend again.
+    /// assert_eq!(roost_alloc::drain_returns(), 1);
+    /// let again = ArenaBytesMut::for_kernel(4096);
+    /// assert_eq!(again.as_ptr(), block);
+    /// let stats = monitor.stats();
+    /// assert_eq!(stats.ring_provided, 2);
+    /// assert_eq!(stats.ring_reprovided_remote, 1);
+    /// ```
+    #[inline]
+    pub fn for_kernel(capacity: usize) -> Self {
+        let meta = arena::alloc_block_for_kernel(capacity);
+        // SAFETY: a fresh block with refs == 1.
+        unsafe { Self::from_block(meta) }
+    }
+
     /// A buffer of exactly `capacity` bytes from the global allocator,
     /// bypassing the arena (for comparisons and for switching the arena off).
     pub fn with_capacity_global(capacity: usize) -> Self {

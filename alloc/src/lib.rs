@@ -49,7 +49,8 @@ mod slot;
 mod stats;
 
 pub use arena::{
-    drain_returns, flush_returns, maintain, Arena, ArenaConfig, ArenaMonitor, DrainNotifier, InstallError,
+    drain_returns, flush_returns, maintain, note_ring_dry, Arena, ArenaConfig, ArenaMonitor, DrainNotifier,
+    InstallError,
 };
 pub use block::{CHUNK_SIZE, CLASS_SIZES, MAX_BLOCK_SIZE};
 pub use buffer::ArenaBytesMut;
@@ -58,6 +59,9 @@ pub use remote::{BATCH_DESTINATIONS, RETURN_BATCH};
 pub use slot::ReuseSlot;
 pub use stats::ArenaStats;
 
+#[cfg(all(test, loom))]
+#[path = "tests/loom_reprovide.rs"]
+mod loom_reprovide;
 #[cfg(all(test, loom))]
 #[path = "tests/loom_returns.rs"]
 mod loom_returns;

@@ -69,6 +69,9 @@ pub(crate) struct StatsCells {
     pub(crate) outstanding_blocks: OwnedCounter,
     pub(crate) in_use_high_water: OwnedCounter,
     pub(crate) chunk_bytes_high_water: OwnedCounter,
+    pub(crate) ring_provided: OwnedCounter,
+    pub(crate) ring_reprovided_remote: OwnedCounter,
+    pub(crate) ring_dry: OwnedCounter,
     // Moved by other threads.
     pub(crate) parked_bytes: AtomicUsize,
     pub(crate) parked_blocks: AtomicUsize,
@@ -140,6 +143,18 @@ pub struct ArenaStats {
     pub in_use_high_water: u64,
     /// High-water mark of `chunk_bytes`.
     pub chunk_bytes_high_water: u64,
+    /// Buffers lent to the kernel from the arena's own blocks
+    /// ([`ArenaBytesMut::for_kernel`](crate::ArenaBytesMut::for_kernel)
+    /// calls not served by the global allocator): what an io_uring driver
+    /// put in its provided-buffer ring.
+    pub ring_provided: u64,
+    /// Of `ring_provided`, the blocks whose last trip to the free list was
+    /// through the return list (dropped on another thread, then drained
+    /// home): blocks that came back and were given to the kernel again.
+    pub ring_reprovided_remote: u64,
+    /// Times the kernel found the provided-buffer ring empty (`ENOBUFS`), as
+    /// reported by [`note_ring_dry`](crate::note_ring_dry).
+    pub ring_dry: u64,
     /// The arena's thread has exited with blocks still out.
     pub abandoned: bool,
     /// The arena's memory has been given back to the global allocator.
@@ -192,6 +207,9 @@ impl StatsCells {
             return_list_blocks: self.return_list_blocks.load(Relaxed) as u64,
             in_use_high_water: self.in_use_high_water.get(),
             chunk_bytes_high_water: self.chunk_bytes_high_water.get(),
+            ring_provided: self.ring_provided.get(),
+            ring_reprovided_remote: self.ring_reprovided_remote.get(),
+            ring_dry: self.ring_dry.get(),
             abandoned: self.abandoned.load(Relaxed),
             released: self.released.load(Relaxed),
         }

@@ -482,3 +482,5 @@ fn reserve_of_a_split_buffer_keeps_its_slot_on_the_new_block_only() {
         assert_eq!(stats.parked_bytes, 0);
     });
 }
+
+mod lend;
