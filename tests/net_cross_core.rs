@@ -9,7 +9,6 @@ use std::io::{Read, Write};
 
 use roost::alloc::{Arena, ArenaBytesMut};
 use roost::net::TcpListener;
-use support::runtime;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
@@ -30,7 +29,15 @@ async fn recv_chunk(stream: &roost::net::TcpStream) -> ArenaBytesMut {
 
 #[test]
 fn buffers_dropped_on_another_worker_park_and_return() {
-    let rt = runtime(2);
+    // The RX slot is the epoll driver's way home; on the uring driver the
+    // kernel receives into the ring's buffers instead, whose return and
+    // re-provision `net_uring.rs` checks.
+    let rt = roost::runtime::Runtime::builder()
+        .worker_threads(2)
+        .pin_workers(false)
+        .driver(roost::runtime::Driver::Epoll)
+        .build()
+        .expect("runtime");
     let (to_b, mut on_b) = mpsc::unbounded_channel::<DropRequest>();
     // Worker 1 drops whatever it is sent, then acknowledges.
     rt.handle().spawn_on(1, async move {

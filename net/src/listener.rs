@@ -292,13 +292,18 @@ impl TcpListener {
     async fn accept_io(&self) -> io::Result<(mio::net::TcpStream, SocketAddr)> {
         #[cfg(target_os = "linux")]
         {
-            if let Some(e) = take_injected_accept_error() {
-                return Err(e);
-            }
-            let ring = std::future::poll_fn(|cx| match self.reg.poll_accept_owned(cx) {
-                Some(std::task::Poll::Ready(r)) => std::task::Poll::Ready(Some(r)),
-                Some(std::task::Poll::Pending) => std::task::Poll::Pending,
-                None => std::task::Poll::Ready(None),
+            let ring = std::future::poll_fn(|cx| {
+                // An injected failure takes the place of the accept each
+                // time the loop looks, as on readiness; the connection
+                // stays queued for the next look.
+                if let Some(e) = take_injected_accept_error() {
+                    return std::task::Poll::Ready(Some(Err(e)));
+                }
+                match self.reg.poll_accept_owned(cx) {
+                    Some(std::task::Poll::Ready(r)) => std::task::Poll::Ready(Some(r)),
+                    Some(std::task::Poll::Pending) => std::task::Poll::Pending,
+                    None => std::task::Poll::Ready(None),
+                }
             })
             .await;
             if let Some(accepted) = ring {

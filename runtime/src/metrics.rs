@@ -41,6 +41,7 @@ pub(crate) struct WorkerMetricsCells {
     pub(crate) live_tasks: Counter,
     pub(crate) timers: Counter,
     pub(crate) io_sources: Counter,
+    pub(crate) ring_bytes: Counter,
     pub(crate) reactor_errors: Counter,
     /// 1 once the worker's reactor failed for good.
     pub(crate) reactor_stopped: Counter,
@@ -112,6 +113,10 @@ pub struct WorkerMetrics {
     /// Whether the uring driver was asked for and the worker fell back to
     /// epoll (io_uring missing, forbidden, or lacking a needed feature).
     pub uring_fallback: bool,
+    /// Bytes of arena blocks the uring driver has lent to the kernel's
+    /// provided-buffer rings (counted in the arena's `in_use_bytes`, and
+    /// released when the ring ends); 0 on epoll.
+    pub ring_bytes: u64,
     /// The worker's arena, once it is installed.
     pub arena: Option<ArenaStats>,
 }
@@ -125,6 +130,7 @@ impl WorkerMetrics {
             live_tasks: cells.live_tasks.get(),
             pending_timers: cells.timers.get(),
             io_sources: cells.io_sources.get(),
+            ring_bytes: cells.ring_bytes.get(),
             local_wakes: cells.local_wakes.get(),
             remote_wakes: cells.remote_wakes.get(),
             parks: cells.parks.get(),

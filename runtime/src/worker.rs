@@ -311,6 +311,10 @@ fn publish_metrics(ctx: &Context) {
     let metrics = &ctx.core.shared.metrics;
     metrics.timers.set(ctx.timers.borrow().wheel.len() as u64);
     metrics.io_sources.set(ctx.io.as_ref().map_or(0, |io| io.len()) as u64);
+    #[cfg(target_os = "linux")]
+    metrics
+        .ring_bytes
+        .set(ctx.io.as_ref().and_then(|io| io.ring()).map_or(0, |r| r.lent_bytes()) as u64);
 }
 
 fn fire_timers(ctx: &Context) {

@@ -167,7 +167,12 @@ impl TcpStream {
     pub async fn send(&self, buf: ArenaBytesMut) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         let buf = match self.inner.send_ring(roost_runtime::io::SendBuf::Mut(buf)).await {
-            Ok(result) => return result,
+            Ok(result) => {
+                // The kernel let go of the buffer (unless zero-copy): it
+                // parks in the TX slot now.
+                self.inner.collect_sent();
+                return result;
+            }
             Err(roost_runtime::io::SendBuf::Mut(buf)) => buf,
             Err(_) => unreachable!("the ring gives back the buffer it was given"),
         };
@@ -185,7 +190,12 @@ impl TcpStream {
     pub async fn send_frozen(&self, buf: ArenaBytes) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         let buf = match self.inner.send_ring(roost_runtime::io::SendBuf::Frozen(buf)).await {
-            Ok(result) => return result,
+            Ok(result) => {
+                // The kernel let go of the buffer (unless zero-copy): it
+                // parks in the TX slot now.
+                self.inner.collect_sent();
+                return result;
+            }
             Err(roost_runtime::io::SendBuf::Frozen(buf)) => buf,
             Err(_) => unreachable!("the ring gives back the buffer it was given"),
         };

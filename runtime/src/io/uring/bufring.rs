@@ -49,6 +49,8 @@ pub(crate) struct BufRing {
     /// Buffer ids not in the ring.
     empty: Vec<u16>,
     registered: bool,
+    /// Bytes of the blocks in `bufs`.
+    lent: usize,
 }
 
 impl BufRing {
@@ -87,6 +89,7 @@ impl BufRing {
             bufs: (0..entries).map(|_| None).collect(),
             empty: (0..entries).rev().collect(),
             registered: false,
+            lent: 0,
         };
         // SAFETY: the mapping is page-aligned, `entries` long, and lives
         // until `Drop` has unregistered it.
@@ -96,14 +99,9 @@ impl BufRing {
         Ok(ring)
     }
 
-    /// The group id.
-    pub(crate) fn bgid(&self) -> u16 {
-        self.bgid
-    }
-
-    /// Buffers the kernel can pick from now.
-    pub(crate) fn available(&self) -> usize {
-        usize::from(self.entries) - self.empty.len()
+    /// Bytes of the blocks lent to the kernel now.
+    pub(crate) fn lent_bytes(&self) -> usize {
+        self.lent
     }
 
     /// Whether some buffer ids wait for a block.
@@ -117,6 +115,7 @@ impl BufRing {
     pub(crate) fn take(&mut self, bid: u16, len: usize) -> Option<ArenaBytesMut> {
         let mut buf = self.bufs.get_mut(usize::from(bid))?.take()?;
         self.empty.push(bid);
+        self.lent -= buf.capacity();
         let len = len.min(buf.capacity());
         // SAFETY: the completion says the kernel wrote `len` bytes at the
         // start of this buffer's spare capacity (it was empty when lent).
@@ -131,7 +130,7 @@ impl BufRing {
         }
         let mask = self.entries - 1;
         while let Some(bid) = self.empty.pop() {
-            let mut buf = ArenaBytesMut::with_capacity(self.size) /*TEMP*/;
+            let mut buf = ArenaBytesMut::for_kernel(self.size);
             let len = buf.capacity().min(self.size).min(u32::MAX as usize) as u32;
             let addr = buf.spare_capacity_mut().as_mut_ptr() as u64;
             // SAFETY: `tail & mask` indexes the mapping; the kernel reads
@@ -143,6 +142,7 @@ impl BufRing {
                 entry.set_len(len);
                 entry.set_bid(bid);
             }
+            self.lent += buf.capacity();
             self.bufs[usize::from(bid)] = Some(buf);
             self.tail = self.tail.wrapping_add(1);
         }
@@ -157,11 +157,6 @@ impl BufRing {
         if self.registered && submitter.unregister_buf_ring(self.bgid).is_ok() {
             self.registered = false;
         }
-    }
-
-    /// Whether the kernel may still use the ring.
-    pub(crate) fn is_registered(&self) -> bool {
-        self.registered
     }
 }
 

@@ -65,6 +65,9 @@ pub(crate) use self::ops::RX_QUEUE_LIMIT;
 use super::{IoDriver, IoState, READ, READ_CLOSED, WRITE, WRITE_CLOSED};
 use crate::sys::eventfd::EventFd;
 
+/// `io_uring_enter`'s flag to reap (and run deferred work for) completions.
+const IORING_ENTER_GETEVENTS: u32 = 1;
+
 /// The token of the poll on the loop's eventfd.
 const WAKE: u64 = u64::MAX;
 /// The token of the cancellation of everything, at the ring's end.
@@ -363,10 +366,25 @@ impl Ring {
         }
     }
 
-    /// Submits what is queued now.
+    /// Submits what is queued now, and runs the kernel's deferred
+    /// completion work: a removal or cancellation queues the end of the
+    /// poll or receive it targets as such work (with `DEFER_TASKRUN`, run
+    /// only by an enter that asks for events), and that end is what lets go
+    /// of the socket's file, so the peer sees the close now rather than at
+    /// the loop's next wait (which never comes while the thread blocks).
     fn submit_now(&self) {
         self.flush_backlog();
-        let _ = self.ring.borrow().submit();
+        let ring = self.ring.borrow();
+        let queued = {
+            // SAFETY: the loop's thread is the only one using the queue.
+            let sq = unsafe { ring.submission_shared() };
+            sq.len() as u32
+        };
+        // SAFETY: no argument is passed (the size is ignored).
+        let _ = unsafe {
+            ring.submitter()
+                .enter::<libc::sigset_t>(queued, 0, IORING_ENTER_GETEVENTS, None)
+        };
     }
 
     fn arm_wake(&self) {
@@ -457,7 +475,11 @@ impl Ring {
         let old = self.arms.borrow_mut().get_mut(key).and_then(Option::take);
         let generation = self.sources.borrow().get(key).copied().unwrap_or(0);
         if let Some(old) = old {
-            self.push_plain(opcode::PollRemove::new(old.token).build().user_data(CONTROL | old.token));
+            self.push_plain(
+                opcode::PollRemove::new(old.token)
+                    .build()
+                    .user_data(CONTROL | old.token),
+            );
         }
         let u = &state.uring;
         if u.rx_armed.get() {
@@ -838,7 +860,7 @@ impl Ring {
             }
             0 => u.rx_end.set(Some(0)),
             e if e == -libc::ENOBUFS => {
-                //TEMP roost_alloc::note_ring_dry();
+                roost_alloc::note_ring_dry();
                 u.rx_starved.set(true);
                 self.starved.borrow_mut().push((key, generation));
             }
@@ -957,10 +979,9 @@ impl Ring {
         }
     }
 
-    /// Whether the ring serves readiness only (no buffer rings).
-    #[cfg(test)]
-    pub(crate) fn outstanding(&self) -> usize {
-        self.outstanding.get()
+    /// Bytes of arena blocks lent to the kernel's buffer rings.
+    pub(crate) fn lent_bytes(&self) -> usize {
+        self.groups.borrow().iter().flatten().map(BufRing::lent_bytes).sum()
     }
 }
 

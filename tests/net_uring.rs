@@ -1,0 +1,380 @@
+//! The io_uring driver's own behaviour: receives into the worker's
+//! provided-buffer ring and the return of its buffers (re-provided after a
+//! drop on another worker), a ring with fewer buffers than connections,
+//! cancellation of receives, sends and accepts that are in flight (with a
+//! check that would see memory written after it was freed), and sends
+//! that outlive their future.
+//!
+//! On a kernel without io_uring these tests say so and pass, unless
+//! `ROOST_REQUIRE_URING=1` (CI sets it) makes that a failure.
+
+#[path = "support/net.rs"]
+mod support;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use roost::alloc::ArenaBytesMut;
+use roost::net::{TcpListener, TcpStream};
+use roost::runtime::{Driver, Runtime};
+use support::{eventually, open_fds};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A uring runtime, or `None` where the kernel has no io_uring.
+fn uring(workers: usize, buffers: u16) -> Option<Runtime> {
+    let rt = Runtime::builder()
+        .worker_threads(workers)
+        .pin_workers(false)
+        .driver(Driver::Uring)
+        .uring_buffers(buffers)
+        .build()
+        .expect("runtime");
+    if rt.handle().metrics().workers.iter().any(|w| w.uring_fallback) {
+        assert!(
+            std::env::var_os("ROOST_REQUIRE_URING").is_none(),
+            "ROOST_REQUIRE_URING is set but the uring driver fell back to epoll"
+        );
+        eprintln!("io_uring is not available here: skipped");
+        return None;
+    }
+    Some(rt)
+}
+
+fn arena(rt: &Runtime, worker: usize) -> roost::alloc::ArenaStats {
+    rt.handle().metrics().workers[worker]
+        .arena
+        .clone()
+        .expect("worker arena")
+}
+
+/// A plain client thread: connects, sends `n` chunks of `size` bytes, each
+/// after the server's one-byte acknowledgement of the one before.
+fn chunk_client(addr: std::net::SocketAddr, n: usize, size: usize) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_nodelay(true).unwrap();
+        // A guard against a hang, not a measurement.
+        c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        for i in 0..n {
+            c.write_all(&vec![i as u8; size]).unwrap();
+            let mut ack = [0u8; 1];
+            c.read_exact(&mut ack).unwrap();
+        }
+    })
+}
+
+#[test]
+fn the_kernel_receives_into_arena_buffers_that_come_home_and_are_provided_again() {
+    let Some(rt) = uring(2, 4) else { return };
+    let (to_b, mut on_b) = tokio::sync::mpsc::unbounded_channel::<ArenaBytesMut>();
+    // Worker 1 drops what it is sent: the blocks go home to worker 0.
+    rt.handle().spawn_on(1, async move {
+        while let Some(buf) = on_b.recv().await {
+            drop(buf);
+            roost::alloc::flush_returns();
+        }
+    });
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let server = rt.handle().spawn_on(0, async move {
+        roost::runtime::spawn_local(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut received = 0usize;
+            let mut chunks = 0usize;
+            while let Some(buf) = stream.recv().await.unwrap() {
+                assert!(buf.is_home(), "the kernel filled a block of this worker's arena");
+                assert!(buf.iter().all(|&b| b == (received / 100) as u8), "bytes intact");
+                received += buf.len();
+                to_b.send(buf).unwrap();
+                if received % 100 == 0 && received / 100 > chunks {
+                    chunks = received / 100;
+                    let (_, mut ack) = stream.split();
+                    ack.write_all(b"k").await.unwrap();
+                }
+            }
+            received
+        })
+        .await
+        .unwrap()
+    });
+    let addr = addr_rx.recv().unwrap();
+    // 200 chunks through a ring of 4 buffers: it is refilled all along,
+    // and the blocks worker 1 dropped come back into it.
+    chunk_client(addr, 200, 100).join().unwrap();
+    assert_eq!(rt.block_on(server).unwrap(), 200 * 100);
+    let stats = arena(&rt, 0);
+    eprintln!(
+        "ring_provided {} ring_reprovided_remote {} ring_dry {} returns_received {}",
+        stats.ring_provided, stats.ring_reprovided_remote, stats.ring_dry, stats.returns_received
+    );
+    assert!(stats.ring_provided >= 200, "every receive took a lent block: {stats:?}");
+    assert!(
+        stats.ring_reprovided_remote > 0,
+        "blocks dropped on worker 1 were provided to the ring again: {stats:?}"
+    );
+    assert!(stats.returns_received > 0, "{stats:?}");
+}
+
+#[test]
+fn more_connections_than_ring_buffers_lose_no_byte() {
+    let Some(rt) = uring(1, 4) else { return };
+    const CONNECTIONS: usize = 48;
+    const BYTES: usize = 64 * 1024;
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel::<()>();
+    let server = rt.handle().spawn_on(0, async move {
+        roost::runtime::spawn_local(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            let mut streams = Vec::new();
+            for _ in 0..CONNECTIONS {
+                streams.push(listener.accept().await.unwrap().0);
+            }
+            // Every client has written its first bytes before any stream
+            // reads: the receives, armed together, find more data than the
+            // ring has buffers.
+            roost::task::spawn_blocking(move || sent_rx.recv().unwrap())
+                .await
+                .unwrap();
+            let mut readers = Vec::new();
+            for (i, stream) in streams.into_iter().enumerate() {
+                readers.push(roost::runtime::spawn_local(async move {
+                    let mut data = Vec::with_capacity(BYTES);
+                    while let Some(buf) = stream.recv().await.unwrap() {
+                        data.extend_from_slice(&buf);
+                    }
+                    assert_eq!(data.len(), BYTES, "connection {i}");
+                    assert!(data.iter().all(|&b| b == i as u8), "connection {i}: bytes intact");
+                }));
+            }
+            for r in readers {
+                r.await.unwrap();
+            }
+        })
+        .await
+        .unwrap()
+    });
+    let addr = addr_rx.recv().unwrap();
+    let mut clients: Vec<_> = (0..CONNECTIONS)
+        .map(|i| {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            c.write_all(&[i as u8; 4096]).unwrap();
+            (i, c)
+        })
+        .collect();
+    sent_tx.send(()).unwrap();
+    let writers: Vec<_> = clients
+        .drain(..)
+        .map(|(i, mut c)| {
+            std::thread::spawn(move || {
+                c.write_all(&vec![i as u8; BYTES - 4096]).unwrap();
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    rt.block_on(server).unwrap();
+    let stats = arena(&rt, 0);
+    eprintln!("ring_dry {} ring_provided {}", stats.ring_dry, stats.ring_provided);
+    assert!(
+        stats.ring_dry > 0,
+        "48 receives armed at once on 4 buffers ran the ring dry: {stats:?}"
+    );
+}
+
+/// Fills `n` fresh arena buffers of `size` bytes with `byte`, and keeps
+/// them: memory the kernel still wrote after it was freed would show in
+/// them.
+fn claim(n: usize, size: usize, byte: u8) -> Vec<ArenaBytesMut> {
+    (0..n)
+        .map(|_| {
+            let mut b = ArenaBytesMut::with_capacity(size);
+            b.extend_from_slice(&vec![byte; size]);
+            b
+        })
+        .collect()
+}
+
+#[test]
+fn a_dropped_receive_and_stream_leave_no_kernel_write_behind() {
+    let Some(rt) = uring(1, 8) else { return };
+    // This thread's own loop (its `block_on`'s ring) is made before the count.
+    rt.block_on(async {});
+    let fds = open_fds();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let server = rt.handle().spawn_on(0, async move {
+        roost::runtime::spawn_local(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            // A receive in flight, then dropped with its stream.
+            let mut recv = Box::pin(stream.recv());
+            assert!(support_poll_once(&mut recv).is_pending());
+            drop(recv);
+            drop(stream);
+            // The freed blocks are reused at once, filled with a pattern...
+            let claimed = claim(64, 2048, 0xA5);
+            roost::task::spawn_blocking(move || go_rx.recv().unwrap())
+                .await
+                .unwrap();
+            // ...while the peer kept sending into the closed connection.
+            roost::time::sleep(Duration::from_millis(20)).await;
+            for b in &claimed {
+                assert!(b.iter().all(|&x| x == 0xA5), "memory written after it was freed");
+            }
+        })
+        .await
+        .unwrap()
+    });
+    let addr = addr_rx.recv().unwrap();
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    // Sends into a connection whose server side is gone: a reset, or
+    // accepted and dropped by the kernel; never into roost's memory.
+    for _ in 0..64 {
+        if c.write_all(&[0x5A; 1024]).is_err() {
+            break;
+        }
+    }
+    go_tx.send(()).unwrap();
+    rt.block_on(server).unwrap();
+    drop(c);
+    eventually("the server's descriptors closed", || open_fds() <= fds);
+}
+
+#[test]
+fn a_send_outlives_its_dropped_future_and_the_peer_gets_every_byte() {
+    let Some(rt) = uring(1, 8) else { return };
+    const BYTES: usize = 48 * 1024;
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let server = rt.handle().spawn_on(0, async move {
+        roost::runtime::spawn_local(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            stream.set_send_buffer_size(4096).unwrap();
+            // A send larger than the socket's buffer, whose future is
+            // dropped while the kernel still holds it.
+            let mut first = stream.alloc_send(BYTES);
+            first.extend_from_slice(&vec![1u8; BYTES]);
+            let mut pending = Box::pin(stream.send(first));
+            assert!(support_poll_once(&mut pending).is_pending());
+            drop(pending);
+            // Its block is still the kernel's: fresh buffers never alias it.
+            let claimed = claim(64, 65536, 0xEE);
+            // The next send waits for the dropped one, then goes after it.
+            let mut second = stream.alloc_send(BYTES);
+            second.extend_from_slice(&vec![2u8; BYTES]);
+            stream.send(second).await.unwrap();
+            drop(stream);
+            for b in &claimed {
+                assert!(b.iter().all(|&x| x == 0xEE), "memory written after it was freed");
+            }
+        })
+        .await
+        .unwrap()
+    });
+    let addr = addr_rx.recv().unwrap();
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    // Reading late keeps the first send in flight for a while (not a
+    // measurement: the checks hold however long it is).
+    std::thread::sleep(Duration::from_millis(50));
+    let mut data = Vec::new();
+    c.read_to_end(&mut data).unwrap();
+    rt.block_on(server).unwrap();
+    let ones = data.iter().take_while(|&&b| b == 1).count();
+    assert_eq!(ones, BYTES, "the first send whole");
+    assert_eq!(data.len(), 2 * BYTES, "the second send whole");
+    assert!(data[BYTES..].iter().all(|&b| b == 2), "in order, intact");
+}
+
+#[test]
+fn connections_accepted_for_a_dropped_listener_are_closed() {
+    let Some(rt) = uring(1, 8) else { return };
+    // This thread's own loop (its `block_on`'s ring) is made before the count.
+    rt.block_on(async {});
+    let fds = open_fds();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let server = rt.handle().spawn_on(0, async move {
+        roost::runtime::spawn_local(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            // Arm the multishot accept, drop the future, keep the listener.
+            let mut accept = Box::pin(listener.accept());
+            assert!(support_poll_once(&mut accept).is_pending());
+            drop(accept);
+            roost::task::spawn_blocking(move || go_rx.recv().unwrap())
+                .await
+                .unwrap();
+            // Connections the kernel accepted meanwhile are queued in the
+            // driver; dropping the listener closes them.
+            roost::time::sleep(Duration::from_millis(20)).await;
+            drop(listener);
+        })
+        .await
+        .unwrap()
+    });
+    let addr = addr_rx.recv().unwrap();
+    let clients: Vec<_> = (0..4).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    go_tx.send(()).unwrap();
+    rt.block_on(server).unwrap();
+    for mut c in clients {
+        // A guard against a hang, not a measurement.
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = [0u8; 1];
+        match c.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("expected the end of the stream, got {other:?}"),
+        }
+    }
+    eventually("the accepted descriptors closed", || open_fds() <= fds);
+}
+
+#[test]
+fn borrowed_reads_and_writes_work_on_the_ring() {
+    let Some(rt) = uring(1, 8) else { return };
+    rt.block_on_local(|| async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let echo = roost::runtime::spawn_local(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 7];
+            let mut total = 0;
+            loop {
+                // Small reads: a received buffer is copied out in pieces.
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                total += n;
+                s.write_all(&buf[..n]).await.unwrap();
+            }
+            total
+        });
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let (mut r, mut w) = c.split();
+        let writer = async {
+            w.write_all(&data).await.unwrap();
+            w.shutdown().await.unwrap();
+        };
+        let reader = async {
+            let mut back = Vec::new();
+            r.read_to_end(&mut back).await.unwrap();
+            back
+        };
+        let ((), back) = tokio::join!(writer, reader);
+        assert_eq!(back, data);
+        assert_eq!(echo.await.unwrap(), data.len());
+    });
+}
+
+fn support_poll_once<F: std::future::Future + Unpin>(f: &mut F) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(f).poll(&mut cx)
+}
