@@ -356,7 +356,7 @@ fn borrowed_reads_and_writes_work_on_the_ring() {
             }
             total
         });
-        let mut c = TcpStream::connect(addr).await.unwrap();
+        let c = TcpStream::connect(addr).await.unwrap();
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         let (mut r, mut w) = c.split();
         let writer = async {

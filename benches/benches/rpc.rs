@@ -293,6 +293,9 @@ fn main() {
     if let Some(spin) = micros("ROOST_RPC_BUSY_POLL") {
         uring_builder = uring_builder.busy_poll(spin);
     }
+    if let Some(wait) = micros("ROOST_RPC_URING_BATCH") {
+        uring_builder = uring_builder.uring_batch_wait(wait);
+    }
     let rt_uring = uring_builder.build().expect("roost-uring runtime");
     if rt_uring.handle().metrics().workers.iter().any(|w| w.uring_fallback) {
         println!("roost-uring: io_uring is not available here; its workers run epoll");

@@ -23,6 +23,13 @@
 //!   byte, then parks it in the TX slot, where
 //!   [`alloc_send`](TcpStream::alloc_send) finds it for the next response.
 //!
+//! On the io_uring driver (see `roost_runtime::io::Driver`), `recv` returns
+//! the arena buffer the kernel received into (the worker's provided-buffer
+//! ring; the RX slot is not used), borrowed-slice reads copy out of those
+//! buffers, and `send` hands its buffer to the kernel until it lets go of
+//! it, then parks it in the TX slot. A stream that has received through
+//! the ring cannot leave its worker with [`TcpStream::into_std`].
+//!
 //! # Invariants
 //!
 //! - Readiness is cleared after `WouldBlock`, and also after a short read or

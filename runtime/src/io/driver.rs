@@ -112,6 +112,9 @@ pub(crate) struct DriverConfig {
     /// Sends of at least this many bytes are zero-copy.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) uring_zero_copy_above: usize,
+    /// How long a ring wait that found a completion collects more.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) uring_batch_wait: std::time::Duration,
 }
 
 /// What an event loop waits in. The ring itself lives in the loop's
@@ -185,6 +188,7 @@ fn open_uring(config: DriverConfig) -> io::Result<Opened> {
         entries: config.uring_entries,
         buffers: config.uring_buffers,
         zero_copy_above: config.uring_zero_copy_above,
+        batch_wait: config.uring_batch_wait,
     };
     let ring = super::uring::Ring::new(ring_config, eventfd.clone())?;
     Ok(Opened {

@@ -290,6 +290,7 @@ impl<S: Source> Registration<S> {
 /// uring driver (or its kernel lacks what the operation needs): the caller
 /// then uses readiness and its own system call, as on epoll.
 impl<S: Source + AsRawFd> Registration<S> {
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     fn stopped() -> io::Error {
         io::Error::other(
             "the roost event loop this socket was registered with has stopped (its runtime was shut down, \
@@ -297,6 +298,7 @@ impl<S: Source + AsRawFd> Registration<S> {
         )
     }
 
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     fn park_waker(slot: &std::cell::Cell<Option<Waker>>, cx: &Context<'_>) {
         let waker = match slot.take() {
             Some(w) if w.will_wake(cx.waker()) => w,

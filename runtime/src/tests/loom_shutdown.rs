@@ -63,6 +63,7 @@ fn runtime(n: usize) -> (Arc<RuntimeShared>, Vec<Arc<Notify>>) {
             uring_entries: 0,
             uring_buffers: 0,
             uring_zero_copy_above: 0,
+            uring_batch_wait: Duration::ZERO,
         },
     };
     let blocking = BlockingPool::new(1, Duration::from_secs(1), "loom-blocking".into());

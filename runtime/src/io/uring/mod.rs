@@ -1,44 +1,63 @@
 //! The io_uring driver: one ring per event loop, giving its registrations
-//! readiness through multishot polls.
+//! readiness through multishot polls, and TCP streams and listeners
+//! completions: multishot receives into provided-buffer rings of arena
+//! blocks (`bufring.rs`), sends that own their buffer, multishot accepts.
 //!
 //! Each registered source has one multishot `POLL_ADD` in the ring for the
 //! directions it is interested in; each completion is turned into the same
 //! readiness bits as an epoll event (see `IoDriver::wake`), so every source
-//! built on [`Registration`](crate::io::Registration) works unchanged.
-//! Registrations and re-arms are queued in the submission queue and go to
-//! the kernel with the loop's next `io_uring_enter`, which also waits: for
-//! a completion, for the loop's next timer (the enter's timeout, through
+//! built on [`Registration`](crate::io::Registration) works unchanged. A
+//! source that receives (or accepts) through the ring keeps its poll for
+//! writability only. Submissions are queued and go to the kernel with the
+//! loop's next `io_uring_enter`, which also waits: for a completion, for
+//! the loop's next timer (the enter's timeout, through
 //! `IORING_ENTER_EXT_ARG`) or for a wake from another thread (a multishot
-//! poll on the loop's eventfd). A zero-timeout look at the ring makes no
-//! syscall at all when nothing is queued, no completion is pending in the
-//! kernel (the ring is set up with `COOP_TASKRUN` and `TASKRUN_FLAG`, so the
-//! kernel says so in the ring's flags) and the queue is empty.
+//! poll on the loop's eventfd). The ring is set up with `DEFER_TASKRUN`
+//! where the kernel has it: the kernel's completion work runs only inside
+//! the loop's enters, never as an interruption of its other system calls,
+//! and a zero-timeout look makes no system call when the kernel's flags
+//! say nothing is pending.
 //!
 //! # Invariants
 //!
-//! - Only the loop's thread touches the ring (it is `!Sync`, and the
-//!   `IoDriver` that owns it is reached through the thread's context).
-//! - No operation in this ring points into memory: polls and poll removals
-//!   carry a descriptor and a token, so the kernel can never write to
-//!   memory the process freed, whenever the ring or a source goes away.
-//! - A poll's token is `generation << 32 | slab key`; `arms[key]` holds the
-//!   token of the source's live poll. A completion whose token is not the
-//!   live one belongs to a poll that was removed (or replaced by
-//!   `reregister`) and is ignored, so a slab key reused by a newer source
-//!   never receives an older source's events. Generations are 31 bits and
-//!   skip 0 and `2^31 - 1`, so a poll's token, and the removal's token (the
-//!   poll's with [`REMOVAL`] set), never equals [`WAKE`].
+//! - Only the loop's thread touches the ring (it is `!Sync`, reached
+//!   through the thread's context, and bound to it by `SINGLE_ISSUER`).
+//! - Memory the kernel may write or read belongs to the driver until the
+//!   operation's last completion: a receive writes only into buffers of a
+//!   buffer ring, which stays registered, with its blocks, until the ring
+//!   ends; a send's bytes live in the `SendOp` that owns its buffer until
+//!   the send's completion (and, zero-copy, its notification). Dropping a
+//!   future, a stream or a listener never frees that memory.
+//! - The ring's end (`Drop`) cancels everything in flight and waits for the
+//!   last completions (`outstanding` counts operations whose last
+//!   completion has not arrived) before buffers are freed; if the kernel
+//!   does not finish, they are leaked, never freed under it.
+//! - Tokens carry the operation's kind (bits 61-62) and a generation (bits
+//!   32-60): a poll's token is its own (`arms[key]` holds the live one);
+//!   receives and accepts carry the generation of the source's
+//!   registration (`sources[key]`). A completion whose token is not live
+//!   belongs to a source that is gone (or a poll replaced by
+//!   `reregister`): its buffer goes home, an accepted socket is closed, and
+//!   a slab key reused by a newer source never receives an older source's
+//!   events. Generations skip 0 and the largest value, so no token equals
+//!   [`WAKE`] or [`CANCEL_ALL`].
 //! - A removal that finds its poll busy posting a completion fails with
 //!   `EALREADY` and leaves the poll armed; it is submitted again until it
 //!   succeeds or finds no poll (`ENOENT`), so that no poll (and no socket
 //!   it holds open) outlives its source.
-//! - A multishot poll that ends (a completion without `IORING_CQE_F_MORE`,
-//!   for example when the completion queue overflowed) while its source is
-//!   registered is armed again with the same token: readiness keeps coming.
-//! - Removing a source submits the removal at once: the poll holds a
-//!   reference to the socket's file, and the socket closes (the peer sees
-//!   the FIN) only once the poll is gone, so that must not wait for the
-//!   loop's next tick.
+//! - A multishot poll or receive that ends (a completion without
+//!   `IORING_CQE_F_MORE`, for example when the completion queue overflowed)
+//!   while its source is registered is armed again: readiness and data
+//!   keep coming. A receive stopped for want of buffers (`ENOBUFS`) is
+//!   armed again after the refill; the data waits in the socket.
+//! - Removing a source submits the removal (and the cancellation of its
+//!   receive or accept) at once, and runs the kernel's deferred work: the
+//!   operations hold a reference to the socket's file, and the socket
+//!   closes (the peer sees the FIN) only once they are gone, so that must
+//!   not wait for the loop's next tick.
+//! - A source holds at most [`RX_QUEUE_LIMIT`] bytes received and unread
+//!   (its receive is cancelled beyond, and armed again at half), and a
+//!   listener at most `ACCEPT_QUEUE_LIMIT` sockets.
 
 mod bufring;
 mod ops;
@@ -91,6 +110,9 @@ const MAX_GENERATION: u32 = (1 << 29) - 2;
 const MAX_KEY: usize = (1 << 31) - 1;
 const LOW_KEY: u64 = (1 << 31) - 1;
 
+/// The completions a batch wait asks for before its batch time is up.
+const BATCH_WANT: usize = 64;
+
 /// The buffer size of each buffer group (size class) a receive can use.
 pub(crate) const GROUP_SIZES: [usize; 2] = [2048, 16 * 1024];
 
@@ -110,6 +132,8 @@ pub(crate) struct RingConfig {
     pub(crate) entries: u32,
     pub(crate) buffers: u16,
     pub(crate) zero_copy_above: usize,
+    /// How long a wait that found a completion collects more (0: none).
+    pub(crate) batch_wait: Duration,
 }
 
 /// The live poll of one registered source.
@@ -180,6 +204,8 @@ pub(crate) struct Ring {
     outstanding: Cell<usize>,
     /// The ring is ending: nothing is armed again.
     closing: Cell<bool>,
+    /// The batch wait in microseconds, 0 where off or unsupported.
+    batch_wait_us: u32,
 }
 
 /// Why io_uring cannot be used in this process, found once: a seccomp
@@ -257,6 +283,11 @@ impl Ring {
                 format!("the kernel's io_uring lacks {missing}"),
             ));
         }
+        let batch_wait_us = if params.is_feature_min_timeout() {
+            config.batch_wait.as_micros().min(u128::from(u32::MAX)) as u32
+        } else {
+            0
+        };
         let mut probe = io_uring::Probe::new();
         ring.submitter().register_probe(&mut probe)?;
         if !(probe.is_supported(opcode::PollAdd::CODE) && probe.is_supported(opcode::PollRemove::CODE)) {
@@ -293,6 +324,7 @@ impl Ring {
             starved: RefCell::new(Vec::new()),
             outstanding: Cell::new(0),
             closing: Cell::new(false),
+            batch_wait_us,
         })
     }
 
@@ -699,10 +731,23 @@ impl Ring {
                             Ok(0)
                         }
                     }
+                    // With a batch wait (Linux 6.12's min-wait), a wait
+                    // that found a first completion goes on collecting
+                    // more for up to `batch_wait_us` before it returns: one
+                    // enter for several requests under load.
                     Some(d) => {
                         let ts = types::Timespec::from(d);
                         let args = types::SubmitArgs::new().timespec(&ts);
-                        ring.submitter().submit_with_args(1, &args)
+                        if self.batch_wait_us > 0 {
+                            let args = args.min_wait_usec(self.batch_wait_us);
+                            ring.submitter().submit_with_args(BATCH_WANT, &args)
+                        } else {
+                            ring.submitter().submit_with_args(1, &args)
+                        }
+                    }
+                    None if self.batch_wait_us > 0 => {
+                        let args = types::SubmitArgs::new().min_wait_usec(self.batch_wait_us);
+                        ring.submitter().submit_with_args(BATCH_WANT, &args)
                     }
                     None => ring.submit_and_wait(1),
                 };
