@@ -31,11 +31,27 @@ impl StreamInner {
 
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<io::Result<Option<ArenaBytesMut>>> {
         self.touch();
-        // On the uring driver: the arena buffer the kernel received into.
+        // On the uring driver: the arena buffer the kernel received into
+        // (a copy of it into a global buffer for a stream that asked for
+        // those).
         #[cfg(target_os = "linux")]
         if self.buffers.get() == BufferSource::Arena {
             if let Some(received) = self.reg.poll_recv_owned(cx, self.recv_size.get()) {
                 return received;
+            }
+        } else if self.reg.is_uring() {
+            let mut buf = ArenaBytesMut::with_capacity_global(self.recv_size.get());
+            if let Some(copied) = self
+                .reg
+                .poll_recv_copy(cx, buf.spare_capacity_mut(), self.recv_size.get())
+            {
+                let n = ready!(copied)?;
+                if n == 0 {
+                    return Poll::Ready(Ok(None));
+                }
+                // SAFETY: `poll_recv_copy` initialised the first `n` bytes.
+                unsafe { buf.set_len(n) };
+                return Poll::Ready(Ok(Some(buf)));
             }
         }
         ready!(self.reg.poll_read_ready(cx))?;
