@@ -74,31 +74,23 @@ fn the_kernel_receives_into_arena_buffers_that_come_home_and_are_provided_again(
             roost::alloc::flush_returns();
         }
     });
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let server = rt.handle().spawn_on(0, async move {
-        roost::runtime::spawn_local(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let (stream, _) = listener.accept().await.unwrap();
-            let mut received = 0usize;
-            let mut chunks = 0usize;
-            while let Some(buf) = stream.recv().await.unwrap() {
-                assert!(buf.is_home(), "the kernel filled a block of this worker's arena");
-                assert!(buf.iter().all(|&b| b == (received / 100) as u8), "bytes intact");
-                received += buf.len();
-                to_b.send(buf).unwrap();
-                if received % 100 == 0 && received / 100 > chunks {
-                    chunks = received / 100;
-                    let (_, mut ack) = stream.split();
-                    ack.write_all(b"k").await.unwrap();
-                }
+    let (server, addr) = on_worker_0(&rt, move |listener| async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut received = 0usize;
+        let mut chunks = 0usize;
+        while let Some(buf) = stream.recv().await.unwrap() {
+            assert!(buf.is_home(), "the kernel filled a block of this worker's arena");
+            assert!(buf.iter().all(|&b| b == (received / 100) as u8), "bytes intact");
+            received += buf.len();
+            to_b.send(buf).unwrap();
+            if received % 100 == 0 && received / 100 > chunks {
+                chunks = received / 100;
+                let (_, mut ack) = stream.split();
+                ack.write_all(b"k").await.unwrap();
             }
-            received
-        })
-        .await
-        .unwrap()
+        }
+        received
     });
-    let addr = addr_rx.recv().unwrap();
     // 200 chunks through a ring of 4 buffers: it is refilled all along,
     // and the blocks worker 1 dropped come back into it.
     chunk_client(addr, 200, 100).join().unwrap();
@@ -121,41 +113,33 @@ fn more_connections_than_ring_buffers_lose_no_byte() {
     let Some(rt) = uring(1, 4) else { return };
     const CONNECTIONS: usize = 48;
     const BYTES: usize = 64 * 1024;
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (sent_tx, sent_rx) = std::sync::mpsc::channel::<()>();
-    let server = rt.handle().spawn_on(0, async move {
-        roost::runtime::spawn_local(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let mut streams = Vec::new();
-            for _ in 0..CONNECTIONS {
-                streams.push(listener.accept().await.unwrap().0);
-            }
-            // Every client has written its first bytes before any stream
-            // reads: the receives, armed together, find more data than the
-            // ring has buffers.
-            roost::task::spawn_blocking(move || sent_rx.recv().unwrap())
-                .await
-                .unwrap();
-            let mut readers = Vec::new();
-            for (i, stream) in streams.into_iter().enumerate() {
-                readers.push(roost::runtime::spawn_local(async move {
-                    let mut data = Vec::with_capacity(BYTES);
-                    while let Some(buf) = stream.recv().await.unwrap() {
-                        data.extend_from_slice(&buf);
-                    }
-                    assert_eq!(data.len(), BYTES, "connection {i}");
-                    assert!(data.iter().all(|&b| b == i as u8), "connection {i}: bytes intact");
-                }));
-            }
-            for r in readers {
-                r.await.unwrap();
-            }
-        })
-        .await
-        .unwrap()
+    let (server, addr) = on_worker_0(&rt, move |listener| async move {
+        let mut streams = Vec::new();
+        for _ in 0..CONNECTIONS {
+            streams.push(listener.accept().await.unwrap().0);
+        }
+        // Every client has written its first bytes before any stream
+        // reads: the receives, armed together, find more data than the
+        // ring has buffers.
+        roost::task::spawn_blocking(move || sent_rx.recv().unwrap())
+            .await
+            .unwrap();
+        let mut readers = Vec::new();
+        for (i, stream) in streams.into_iter().enumerate() {
+            readers.push(roost::runtime::spawn_local(async move {
+                let mut data = Vec::with_capacity(BYTES);
+                while let Some(buf) = stream.recv().await.unwrap() {
+                    data.extend_from_slice(&buf);
+                }
+                assert_eq!(data.len(), BYTES, "connection {i}");
+                assert!(data.iter().all(|&b| b == i as u8), "connection {i}: bytes intact");
+            }));
+        }
+        for r in readers {
+            r.await.unwrap();
+        }
     });
-    let addr = addr_rx.recv().unwrap();
     let mut clients: Vec<_> = (0..CONNECTIONS)
         .map(|i| {
             let mut c = std::net::TcpStream::connect(addr).unwrap();
@@ -203,33 +187,25 @@ fn a_dropped_receive_and_stream_leave_no_kernel_write_behind() {
     // This thread's own loop (its `block_on`'s ring) is made before the count.
     rt.block_on(async {});
     let fds = open_fds();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let server = rt.handle().spawn_on(0, async move {
-        roost::runtime::spawn_local(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let (stream, _) = listener.accept().await.unwrap();
-            // A receive in flight, then dropped with its stream.
-            let mut recv = Box::pin(stream.recv());
-            assert!(support_poll_once(&mut recv).is_pending());
-            drop(recv);
-            drop(stream);
-            // The freed blocks are reused at once, filled with a pattern...
-            let claimed = claim(64, 2048, 0xA5);
-            roost::task::spawn_blocking(move || go_rx.recv().unwrap())
-                .await
-                .unwrap();
-            // ...while the peer kept sending into the closed connection.
-            roost::time::sleep(Duration::from_millis(20)).await;
-            for b in &claimed {
-                assert!(b.iter().all(|&x| x == 0xA5), "memory written after it was freed");
-            }
-        })
-        .await
-        .unwrap()
+    let (server, addr) = on_worker_0(&rt, move |listener| async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        // A receive in flight, then dropped with its stream.
+        let mut recv = Box::pin(stream.recv());
+        assert!(support_poll_once(&mut recv).is_pending());
+        drop(recv);
+        drop(stream);
+        // The freed blocks are reused at once, filled with a pattern...
+        let claimed = claim(64, 2048, 0xA5);
+        roost::task::spawn_blocking(move || go_rx.recv().unwrap())
+            .await
+            .unwrap();
+        // ...while the peer kept sending into the closed connection.
+        roost::time::sleep(Duration::from_millis(20)).await;
+        for b in &claimed {
+            assert!(b.iter().all(|&x| x == 0xA5), "memory written after it was freed");
+        }
     });
-    let addr = addr_rx.recv().unwrap();
     let mut c = std::net::TcpStream::connect(addr).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     // Sends into a connection whose server side is gone: a reset, or
@@ -249,35 +225,27 @@ fn a_dropped_receive_and_stream_leave_no_kernel_write_behind() {
 fn a_send_outlives_its_dropped_future_and_the_peer_gets_every_byte() {
     let Some(rt) = uring(1, 8) else { return };
     const BYTES: usize = 48 * 1024;
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let server = rt.handle().spawn_on(0, async move {
-        roost::runtime::spawn_local(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let (stream, _) = listener.accept().await.unwrap();
-            stream.set_send_buffer_size(4096).unwrap();
-            // A send larger than the socket's buffer, whose future is
-            // dropped while the kernel still holds it.
-            let mut first = stream.alloc_send(BYTES);
-            first.extend_from_slice(&vec![1u8; BYTES]);
-            let mut pending = Box::pin(stream.send(first));
-            assert!(support_poll_once(&mut pending).is_pending());
-            drop(pending);
-            // Its block is still the kernel's: fresh buffers never alias it.
-            let claimed = claim(64, 65536, 0xEE);
-            // The next send waits for the dropped one, then goes after it.
-            let mut second = stream.alloc_send(BYTES);
-            second.extend_from_slice(&vec![2u8; BYTES]);
-            stream.send(second).await.unwrap();
-            drop(stream);
-            for b in &claimed {
-                assert!(b.iter().all(|&x| x == 0xEE), "memory written after it was freed");
-            }
-        })
-        .await
-        .unwrap()
+    let (server, addr) = on_worker_0(&rt, move |listener| async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        stream.set_send_buffer_size(4096).unwrap();
+        // A send larger than the socket's buffer, whose future is
+        // dropped while the kernel still holds it.
+        let mut first = stream.alloc_send(BYTES);
+        first.extend_from_slice(&vec![1u8; BYTES]);
+        let mut pending = Box::pin(stream.send(first));
+        assert!(support_poll_once(&mut pending).is_pending());
+        drop(pending);
+        // Its block is still the kernel's: fresh buffers never alias it.
+        let claimed = claim(64, 65536, 0xEE);
+        // The next send waits for the dropped one, then goes after it.
+        let mut second = stream.alloc_send(BYTES);
+        second.extend_from_slice(&vec![2u8; BYTES]);
+        stream.send(second).await.unwrap();
+        drop(stream);
+        for b in &claimed {
+            assert!(b.iter().all(|&x| x == 0xEE), "memory written after it was freed");
+        }
     });
-    let addr = addr_rx.recv().unwrap();
     let mut c = std::net::TcpStream::connect(addr).unwrap();
     // Reading late keeps the first send in flight for a while (not a
     // measurement: the checks hold however long it is).
@@ -297,28 +265,20 @@ fn connections_accepted_for_a_dropped_listener_are_closed() {
     // This thread's own loop (its `block_on`'s ring) is made before the count.
     rt.block_on(async {});
     let fds = open_fds();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let server = rt.handle().spawn_on(0, async move {
-        roost::runtime::spawn_local(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            // Arm the multishot accept, drop the future, keep the listener.
-            let mut accept = Box::pin(listener.accept());
-            assert!(support_poll_once(&mut accept).is_pending());
-            drop(accept);
-            roost::task::spawn_blocking(move || go_rx.recv().unwrap())
-                .await
-                .unwrap();
-            // Connections the kernel accepted meanwhile are queued in the
-            // driver; dropping the listener closes them.
-            roost::time::sleep(Duration::from_millis(20)).await;
-            drop(listener);
-        })
-        .await
-        .unwrap()
+    let (server, addr) = on_worker_0(&rt, move |listener| async move {
+        // Arm the multishot accept, drop the future, keep the listener.
+        let mut accept = Box::pin(listener.accept());
+        assert!(support_poll_once(&mut accept).is_pending());
+        drop(accept);
+        roost::task::spawn_blocking(move || go_rx.recv().unwrap())
+            .await
+            .unwrap();
+        // Connections the kernel accepted meanwhile are queued in the
+        // driver; dropping the listener closes them.
+        roost::time::sleep(Duration::from_millis(20)).await;
+        drop(listener);
     });
-    let addr = addr_rx.recv().unwrap();
     let clients: Vec<_> = (0..4).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
     go_tx.send(()).unwrap();
     rt.block_on(server).unwrap();
@@ -390,37 +350,29 @@ fn zero_copy_sends_arrive_whole_and_their_buffers_come_back_to_the_tx_slot() {
     };
     const SENDS: usize = 16;
     const BYTES: usize = 32 * 1024;
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let server = rt.handle().spawn_on(0, async move {
-        roost::runtime::spawn_local(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let (stream, _) = listener.accept().await.unwrap();
-            for i in 0..SENDS {
-                let mut buf = stream.alloc_send(BYTES);
-                buf.extend_from_slice(&vec![i as u8; BYTES]);
-                stream.send(buf).await.unwrap();
+    let (server, addr) = on_worker_0(&rt, move |listener| async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        for i in 0..SENDS {
+            let mut buf = stream.alloc_send(BYTES);
+            buf.extend_from_slice(&vec![i as u8; BYTES]);
+            stream.send(buf).await.unwrap();
+        }
+        // The kernel's notifications hand the buffers back: the next
+        // allocation takes one from the TX slot.
+        let hits = || roost::alloc::Arena::current().stats().slot_hits;
+        let before = hits();
+        let mut reused = false;
+        for _ in 0..1000 {
+            let buf = stream.alloc_send(BYTES);
+            if hits() > before {
+                reused = buf.capacity() >= BYTES;
+                break;
             }
-            // The kernel's notifications hand the buffers back: the next
-            // allocation takes one from the TX slot.
-            let hits = || roost::alloc::Arena::current().stats().slot_hits;
-            let before = hits();
-            let mut reused = false;
-            for _ in 0..1000 {
-                let buf = stream.alloc_send(BYTES);
-                if hits() > before {
-                    reused = buf.capacity() >= BYTES;
-                    break;
-                }
-                drop(buf);
-                roost::time::sleep(Duration::from_millis(1)).await;
-            }
-            assert!(reused, "a zero-copy send's buffer came back for reuse");
-        })
-        .await
-        .unwrap()
+            drop(buf);
+            roost::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(reused, "a zero-copy send's buffer came back for reuse");
     });
-    let addr = addr_rx.recv().unwrap();
     let mut c = std::net::TcpStream::connect(addr).unwrap();
     let mut data = Vec::new();
     c.read_to_end(&mut data).unwrap();
@@ -429,6 +381,27 @@ fn zero_copy_sends_arrive_whole_and_their_buffers_come_back_to_the_tx_slot() {
     for (i, chunk) in data.chunks(BYTES).enumerate() {
         assert!(chunk.iter().all(|&b| b == i as u8), "send {i} intact, in order");
     }
+}
+
+/// Runs `serve` on worker 0 with a fresh loopback listener; returns the
+/// server's handle and the listener's address.
+fn on_worker_0<T, F, Fut>(rt: &Runtime, serve: F) -> (roost::runtime::JoinHandle<T>, std::net::SocketAddr)
+where
+    F: FnOnce(TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+    T: Send + 'static,
+{
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let server = rt.handle().spawn_on(0, async move {
+        roost::runtime::spawn_local(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            serve(listener).await
+        })
+        .await
+        .unwrap()
+    });
+    (server, addr_rx.recv().unwrap())
 }
 
 fn support_poll_once<F: std::future::Future + Unpin>(f: &mut F) -> std::task::Poll<F::Output> {
