@@ -1042,6 +1042,9 @@ impl Drop for Ring {
     fn drop(&mut self) {
         self.closing.set(true);
         if self.enabled.get() && self.outstanding.get() > 0 {
+            // What waits in the backlog goes in first, so that the
+            // cancellation finds it.
+            self.submit_now();
             if self.features.cancel_any {
                 let entry = opcode::AsyncCancel2::new(types::CancelBuilder::any())
                     .build()
