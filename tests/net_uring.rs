@@ -383,6 +383,45 @@ fn zero_copy_sends_arrive_whole_and_their_buffers_come_back_to_the_tx_slot() {
     }
 }
 
+#[test]
+fn dropping_the_runtime_cancels_receives_and_sends_in_flight() {
+    let Some(rt) = uring(1, 8) else { return };
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (_server, addr) = on_worker_0(&rt, move |listener| async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        stream.set_send_buffer_size(4096).unwrap();
+        // A receive armed, and a send the peer does not read yet, both in
+        // the kernel when the runtime goes.
+        let mut buf = stream.alloc_send(60 * 1024);
+        buf.extend_from_slice(&[7u8; 60 * 1024]);
+        let mut both = Box::pin(async { tokio::join!(stream.recv(), stream.send(buf)) });
+        assert!(support_poll_once(&mut both).is_pending());
+        ready_tx.send(()).unwrap();
+        let _ = both.await;
+    });
+    // A small receive window keeps the send in flight.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let mut c: std::net::TcpStream = socket.into();
+    ready_rx.recv().unwrap();
+    // The ring's end cancels both, waits for the kernel, then frees the
+    // buffers (AddressSanitizer's runs of this test would see otherwise).
+    drop(rt);
+    // A guard against a hang, not a measurement.
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut data = Vec::new();
+    match c.read_to_end(&mut data) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("expected the end of the stream, got {e}"),
+    }
+    assert!(
+        data.len() <= 60 * 1024 && data.iter().all(|&b| b == 7),
+        "what arrived is intact"
+    );
+}
+
 /// Runs `serve` on worker 0 with a fresh loopback listener; returns the
 /// server's handle and the listener's address.
 fn on_worker_0<T, F, Fut>(rt: &Runtime, serve: F) -> (roost::runtime::JoinHandle<T>, std::net::SocketAddr)
