@@ -367,10 +367,6 @@ mod tests {
     }
 
     #[test]
-    // The budget follows how long each spin took to find its work, on the
-    // real clock; Miri runs the spin about a thousand times slower, so its
-    // hits look late and the budget grows.
-    #[cfg_attr(miri, ignore)]
     fn hits_keep_the_budget() {
         let idle = Idle::new(IdlePolicy::Adaptive {
             max: Duration::from_micros(40),
@@ -379,7 +375,11 @@ mod tests {
             assert!(idle.spin(&mut Ready));
         }
         assert_eq!(idle.hits.get(), 100);
-        assert_eq!(idle.budget(), Duration::from_micros(10));
+        // Hits never shrink the budget (it starts at a quarter of the
+        // maximum); a hit that took long on the real clock (a preempted
+        // thread, a sanitizer, Miri) may grow it, up to the maximum.
+        assert!(idle.budget() >= Duration::from_micros(10), "{:?}", idle.budget());
+        assert!(idle.budget() <= Duration::from_micros(40), "{:?}", idle.budget());
     }
 
     #[test]
