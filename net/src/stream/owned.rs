@@ -88,10 +88,9 @@ impl StreamInner {
         }
     }
 
-    /// Puts a buffer this stream no longer needs into `slot` for the next
-    /// operation (dropping it if the slot is taken).
-    /// Sends `buf` whole through the ring (uring driver); `Err(buf)` back
-    /// where the driver cannot, for the readiness path.
+    /// Sends `buf` whole through the ring (uring driver), then parks in the
+    /// TX slot what the kernel let go of; `Err(buf)` back where the driver
+    /// cannot, for the readiness path.
     #[cfg(target_os = "linux")]
     async fn send_ring(&self, buf: roost_runtime::io::SendBuf) -> Result<io::Result<()>, roost_runtime::io::SendBuf> {
         let mut buf = Some(buf);
@@ -106,7 +105,12 @@ impl StreamInner {
         })
         .await;
         match result {
-            Some(result) => Ok(result),
+            Some(result) => {
+                // The kernel let go of the buffer (unless zero-copy): it
+                // parks in the TX slot now.
+                self.collect_sent();
+                Ok(result)
+            }
             None => {
                 debug_assert!(first);
                 Err(buf.expect("the buffer is taken only by a send the ring accepted"))
@@ -123,6 +127,8 @@ impl StreamInner {
         }
     }
 
+    /// Puts a buffer this stream no longer needs into `slot` for the next
+    /// operation (dropping it if the slot is taken).
     fn park_unused(&self, mut buf: ArenaBytesMut, slot: &ReuseSlot) {
         if self.buffers.get() == BufferSource::Arena {
             buf.clear();
@@ -183,12 +189,7 @@ impl TcpStream {
     pub async fn send(&self, buf: ArenaBytesMut) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         let buf = match self.inner.send_ring(roost_runtime::io::SendBuf::Mut(buf)).await {
-            Ok(result) => {
-                // The kernel let go of the buffer (unless zero-copy): it
-                // parks in the TX slot now.
-                self.inner.collect_sent();
-                return result;
-            }
+            Ok(result) => return result,
             Err(roost_runtime::io::SendBuf::Mut(buf)) => buf,
             Err(_) => unreachable!("the ring gives back the buffer it was given"),
         };
@@ -206,12 +207,7 @@ impl TcpStream {
     pub async fn send_frozen(&self, buf: ArenaBytes) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         let buf = match self.inner.send_ring(roost_runtime::io::SendBuf::Frozen(buf)).await {
-            Ok(result) => {
-                // The kernel let go of the buffer (unless zero-copy): it
-                // parks in the TX slot now.
-                self.inner.collect_sent();
-                return result;
-            }
+            Ok(result) => return result,
             Err(roost_runtime::io::SendBuf::Frozen(buf)) => buf,
             Err(_) => unreachable!("the ring gives back the buffer it was given"),
         };

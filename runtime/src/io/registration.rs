@@ -323,11 +323,8 @@ impl<S: Source + AsRawFd> Registration<S> {
         cx: &mut Context<'_>,
         size: usize,
     ) -> Option<Poll<io::Result<Option<roost_alloc::ArenaBytesMut>>>> {
-        let ring = self.driver.ring()?;
+        let ring = self.recv_ring(size)?;
         let u = &self.state.uring;
-        if !u.rx_on.get() && !ring.arm_recv(self.key, &self.state, self.get_ref().as_raw_fd(), size) {
-            return None;
-        }
         if let Some(buf) = u.pop_rx() {
             self.rearm_recv(ring);
             return Some(Poll::Ready(Ok(Some(buf))));
@@ -346,11 +343,8 @@ impl<S: Source + AsRawFd> Registration<S> {
         dst: &mut [std::mem::MaybeUninit<u8>],
         size: usize,
     ) -> Option<Poll<io::Result<usize>>> {
-        let ring = self.driver.ring()?;
+        let ring = self.recv_ring(size)?;
         let u = &self.state.uring;
-        if !u.rx_on.get() && !ring.arm_recv(self.key, &self.state, self.get_ref().as_raw_fd(), size) {
-            return None;
-        }
         if dst.is_empty() {
             return Some(Poll::Ready(Ok(0)));
         }
@@ -360,6 +354,17 @@ impl<S: Source + AsRawFd> Registration<S> {
             return Some(Poll::Ready(Ok(n)));
         }
         Some(self.poll_rx_end(cx, ring).map(|r| r.map(|()| 0)))
+    }
+
+    /// The ring this source receives through, its receive armed at the
+    /// first call (for reads of `size` bytes); `None` where it cannot.
+    #[cfg(target_os = "linux")]
+    fn recv_ring(&self, size: usize) -> Option<&super::uring::Ring> {
+        let ring = self.driver.ring()?;
+        if !self.state.uring.rx_on.get() && !ring.arm_recv(self.key, &self.state, self.get_ref().as_raw_fd(), size) {
+            return None;
+        }
+        Some(ring)
     }
 
     /// Nothing is queued: the end of the stream, its error, or a wait.

@@ -621,6 +621,16 @@ impl Ring {
         true
     }
 
+    /// Arms again the receive of a source that has started one, with the
+    /// descriptor its poll holds.
+    fn rearm_recv(&self, key: usize, state: &IoState) {
+        let fd = self.arms.borrow().get(key).copied().flatten().map(|a| a.fd);
+        if let Some(fd) = fd {
+            // The size only picks the group at the first arm.
+            self.arm_recv(key, state, fd, 0);
+        }
+    }
+
     /// Cancels the source's receive: its queue went over its limit.
     fn pause_recv(&self, key: usize, generation: u32, u: &UringIo) {
         if u.rx_armed.get() && !u.rx_cancelling.get() {
@@ -806,10 +816,7 @@ impl Ring {
         for &(key, generation) in &starved {
             if let Some(state) = self.live(io, key, generation) {
                 if state.uring.rx_starved.get() && !state.uring.rx_armed.get() {
-                    let fd = self.arms.borrow().get(key).copied().flatten().map(|a| a.fd);
-                    if let Some(fd) = fd {
-                        self.arm_recv(key, &state, fd, 0);
-                    }
+                    self.rearm_recv(key, &state);
                 }
             }
         }
@@ -881,7 +888,7 @@ impl Ring {
         }
         let key = (token & LOW_KEY) as usize;
         let group = ((token >> 31) & 1) as usize;
-        let generation = ((token >> 32) as u32) & ((1 << 29) - 1);
+        let generation = generation_of(token);
         let buf = cqueue::buffer_select(flags).and_then(|bid| {
             let len = usize::try_from(result).unwrap_or(0);
             self.groups.borrow_mut()[group].as_mut().and_then(|g| g.take(bid, len))
@@ -919,10 +926,7 @@ impl Ring {
             // one waits for the refill.
             u.rx_cancelling.set(false);
             if u.rx_end.get().is_none() && !u.rx_starved.get() && u.rx_bytes.get() < RX_QUEUE_LIMIT {
-                let fd = self.arms.borrow().get(key).copied().flatten().map(|a| a.fd);
-                if let Some(fd) = fd {
-                    self.arm_recv(key, &state, fd, 0);
-                }
+                self.rearm_recv(key, &state);
             }
         }
         if let Some(io) = io {
@@ -935,7 +939,7 @@ impl Ring {
             self.done_one();
         }
         let key = (token & LOW_KEY) as usize;
-        let generation = ((token >> 32) as u32) & ((1 << 29) - 1);
+        let generation = generation_of(token);
         let Some(state) = self.live(io, key, generation) else {
             if result >= 0 {
                 // An accept completed after its listener went away: the
@@ -1028,6 +1032,11 @@ impl Ring {
     pub(crate) fn lent_bytes(&self) -> usize {
         self.groups.borrow().iter().flatten().map(BufRing::lent_bytes).sum()
     }
+}
+
+/// The generation a receive's or an accept's token carries.
+fn generation_of(token: u64) -> u32 {
+    ((token >> 32) as u32) & ((1 << 29) - 1)
 }
 
 fn recv_token(generation: u32, group: u8, key: usize) -> u64 {
