@@ -35,7 +35,14 @@ fn counts(server: &Server) -> Counts {
         connections: server.connections(),
         fds: net::open_fds(),
         io_sources: metrics.sum(|w| w.io_sources),
-        arena_in_use: metrics.sum(|w| w.arena.as_ref().map_or(0, |a| a.in_use_bytes)),
+        // Blocks lent to the kernel's receive ring (uring driver) are the
+        // driver's, not a peer's leftovers: a worker's ring fills the first
+        // time it receives, which may be during a bad peer's connection.
+        arena_in_use: metrics.sum(|w| {
+            w.arena
+                .as_ref()
+                .map_or(0, |a| a.in_use_bytes.saturating_sub(w.ring_bytes))
+        }),
     }
 }
 
