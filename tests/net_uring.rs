@@ -3,7 +3,7 @@
 //! drop on another worker), a ring with fewer buffers than connections,
 //! cancellation of receives, sends and accepts that are in flight (with a
 //! check that would see memory written after it was freed), and sends
-//! that outlive their future.
+//! that outlive their future (and a shutdown that waits for one).
 //!
 //! On a kernel without io_uring these tests say so and pass, unless
 //! `ROOST_REQUIRE_URING=1` (CI sets it) makes that a failure.
@@ -257,6 +257,39 @@ fn a_send_outlives_its_dropped_future_and_the_peer_gets_every_byte() {
     assert_eq!(ones, BYTES, "the first send whole");
     assert_eq!(data.len(), 2 * BYTES, "the second send whole");
     assert!(data[BYTES..].iter().all(|&b| b == 2), "in order, intact");
+}
+
+/// tokio's `shutdown().await` after a send whose future was dropped: the
+/// FIN waits for the send the kernel still holds, so the peer reads every
+/// byte and then the end of the stream (without the wait, the FIN would go
+/// first and the send fail with EPIPE).
+#[test]
+fn a_shutdown_waits_for_a_send_whose_future_was_dropped() {
+    let Some(rt) = uring(1, 8) else { return };
+    const BYTES: usize = 256 * 1024;
+    let (server, addr) = on_worker_0(&rt, move |listener| async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        stream.set_send_buffer_size(4096).unwrap();
+        let mut data = stream.alloc_send(BYTES);
+        data.extend_from_slice(&vec![3u8; BYTES]);
+        let mut pending = Box::pin(stream.send(data));
+        assert!(support_poll_once(&mut pending).is_pending());
+        drop(pending);
+        stream.shutdown().await.unwrap();
+        // The stream stays open until the peer has read to the end.
+        let mut rest = [0u8; 1];
+        assert_eq!(stream.read(&mut rest).await.unwrap(), 0);
+    });
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    // Reading late keeps the send in flight while the shutdown is asked
+    // for (not a measurement: the checks hold however long it is).
+    std::thread::sleep(Duration::from_millis(50));
+    let mut data = Vec::new();
+    c.read_to_end(&mut data).unwrap();
+    drop(c);
+    rt.block_on(server).unwrap();
+    assert_eq!(data.len(), BYTES, "every byte before the FIN");
+    assert!(data.iter().all(|&b| b == 3), "intact");
 }
 
 #[test]

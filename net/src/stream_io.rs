@@ -98,11 +98,21 @@ pub(crate) trait StreamSocket {
     fn shutdown_write(&self) -> io::Result<()>;
 
     /// `AsyncWrite::poll_shutdown`: a socket the peer has already
-    /// disconnected counts as shut down.
-    fn poll_shutdown(&self) -> Poll<io::Result<()>> {
+    /// disconnected counts as shut down. A socket whose sends may still be
+    /// in flight in the kernel (an io_uring send whose future was dropped)
+    /// overrides this to wait for them first: the FIN must not overtake
+    /// them.
+    fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(self.send_fin())
+    }
+
+    /// `shutdown_write`, with a socket the peer already disconnected
+    /// counted as shut down.
+    fn send_fin(&self) -> io::Result<()> {
         match self.shutdown_write() {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
-            other => Poll::Ready(other),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
         }
     }
 }
@@ -156,9 +166,9 @@ macro_rules! impl_async_write {
 
             fn poll_shutdown(
                 self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
+                cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                $crate::stream_io::StreamSocket::poll_shutdown(&*self.inner)
+                $crate::stream_io::StreamSocket::poll_shutdown(&*self.inner, cx)
             }
         }
     };

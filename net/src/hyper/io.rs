@@ -66,8 +66,8 @@ macro_rules! impl_hyper_write {
                 Poll::Ready(Ok(()))
             }
 
-            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                StreamSocket::poll_shutdown(&*self.inner)
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                StreamSocket::poll_shutdown(&*self.inner, cx)
             }
         }
     };

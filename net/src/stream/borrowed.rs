@@ -55,6 +55,13 @@ impl StreamSocket for StreamInner {
     fn shutdown_write(&self) -> io::Result<()> {
         self.io().shutdown(Shutdown::Write)
     }
+
+    fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The FIN must not overtake a ring send still in flight (one whose
+        // future was dropped, say): shutdown(2) does not wait for it.
+        std::task::ready!(self.reg.poll_sends_done(cx));
+        Poll::Ready(self.send_fin())
+    }
 }
 
 // No inherent `read`, `write`, `write_all` or `write_vectored`: they would

@@ -318,6 +318,10 @@ impl TcpStream {
     /// down the write side) is not hidden by an inherent method of the same
     /// name: ported tokio code calls that one unchanged.
     ///
+    /// On the io_uring driver, a send whose future was dropped may still be
+    /// in the kernel; this call does not wait for it, so the FIN may go
+    /// first. `AsyncWriteExt::shutdown().await` waits for it.
+    ///
     /// # Errors
     ///
     /// As `shutdown(2)`.
