@@ -292,6 +292,95 @@ fn a_shutdown_waits_for_a_send_whose_future_was_dropped() {
     assert!(data.iter().all(|&b| b == 3), "intact");
 }
 
+/// A `block_on` thread's ring runs the kernel's completion work only inside
+/// the loop's own enters (`DEFER_TASKRUN`): receives completing while the
+/// thread is blocked in another system call do not interrupt it. A read
+/// with a timeout is one that would report such an interruption as EINTR.
+#[test]
+fn ring_completions_do_not_interrupt_the_threads_blocking_calls() {
+    let Some(rt) = uring(1, 8) else { return };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (local, remote) = std::os::unix::net::UnixStream::pair().unwrap();
+    local.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let received = rt.block_on(async move {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        // The stream's multishot receive is armed on this thread's ring.
+        let mut recv = Box::pin(stream.recv());
+        assert!(support_poll_once(&mut recv).is_pending());
+        let writer = std::thread::spawn(move || {
+            for _ in 0..20 {
+                peer.write_all(b"x").unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (&remote).write_all(b"done").unwrap();
+            (peer, remote)
+        });
+        // Blocks this thread (on purpose) while the receives complete.
+        let mut got = [0u8; 4];
+        let n = (&local)
+            .read(&mut got)
+            .expect("a blocking read not interrupted by the ring");
+        assert_eq!(&got[..n], &b"done"[..n]);
+        let _peers = writer.join().unwrap();
+        let mut received = recv.await.unwrap().expect("data").len();
+        while received < 20 {
+            received += stream.recv().await.unwrap().expect("data").len();
+        }
+        received
+    });
+    assert_eq!(received, 20);
+}
+
+/// Dropping a runtime ends the rings of its loops, the `block_on`
+/// thread's among them; the thread that goes on afterwards is not
+/// interrupted in its next blocking call (it keeps its drained ring, and
+/// its next runtime's loop takes it over).
+#[test]
+fn a_dropped_runtime_does_not_interrupt_the_threads_that_used_it() {
+    let Some(rt) = uring(1, 8) else { return };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // This thread's own loop receives through its ring.
+    let got = rt.block_on(async move {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.write_all(b"ring").unwrap();
+        stream.recv().await.unwrap().expect("data").to_vec()
+    });
+    assert_eq!(got, b"ring");
+    drop(rt);
+    let (local, remote) = std::os::unix::net::UnixStream::pair().unwrap();
+    local.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let writer = std::thread::spawn(move || {
+        // Long enough for the kernel's exit work of the closed rings to
+        // have run (not a measurement: the read passes either way when
+        // nothing interrupts it).
+        std::thread::sleep(Duration::from_millis(200));
+        (&remote).write_all(b"done").unwrap();
+        remote
+    });
+    let mut buf = [0u8; 4];
+    let n = (&local)
+        .read(&mut buf)
+        .expect("a blocking read not interrupted by the closed rings");
+    assert_eq!(&buf[..n], &b"done"[..n]);
+    drop(writer.join().unwrap());
+    // The thread kept its drained ring; its next runtime's loop takes it
+    // over and receives through it.
+    let Some(rt) = uring(1, 8) else { return };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = rt.block_on(async move {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.write_all(b"again").unwrap();
+        stream.recv().await.unwrap().expect("data").to_vec()
+    });
+    assert_eq!(got, b"again");
+}
+
 #[test]
 fn connections_accepted_for_a_dropped_listener_are_closed() {
     let Some(rt) = uring(1, 8) else { return };

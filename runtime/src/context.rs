@@ -42,13 +42,20 @@ impl Context {
         let backend = match poll {
             Poller::Epoll(poll) => Backend::Epoll(poll.registry().try_clone()?),
             #[cfg(target_os = "linux")]
-            Poller::Uring(ring) => {
-                let ring = ring
+            Poller::Uring(to_open) => {
+                let to_open = to_open
                     .take()
                     .ok_or_else(|| std::io::Error::other("an io_uring ring serves one event loop"))?;
-                // The ring serves the thread that enables it: this one.
-                ring.enable()?;
-                Backend::Uring(ring)
+                // The ring is made and enabled here, by the thread it serves.
+                match to_open.open()? {
+                    Ok(ring) => Backend::Uring(ring),
+                    Err(epoll) => {
+                        shared.metrics.set_driver(crate::io::Driver::Epoll, true);
+                        let registry = epoll.registry().try_clone()?;
+                        *poll = Poller::Epoll(epoll);
+                        Backend::Epoll(registry)
+                    }
+                }
             }
         };
         let faults = ReactorFaults::new(shared.clone(), handle.shared.reactor_faults.clone());

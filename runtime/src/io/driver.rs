@@ -1,8 +1,10 @@
 //! Which event source a worker's loop waits in: epoll (through mio) or an
 //! io_uring ring, and the choice between them ([`Driver`]).
 //!
-//! The choice is made once per event loop, when the runtime is built (or a
-//! `block_on` thread makes its loop): [`Driver::Uring`] opens a ring and,
+//! The choice is made once per event loop, when the loop starts on its
+//! thread (a worker's, or a `block_on` thread's): [`Driver::Uring`] makes a
+//! ring there (the kernel interrupts the thread that made a ring when the
+//! ring is closed, so it must be the loop's, see `UringToOpen`) and,
 //! where io_uring is missing, forbidden or lacks a feature the driver
 //! needs, falls back to epoll, prints one line on stderr (once per process)
 //! and says so in the worker's metrics (`WorkerMetrics::uring_fallback`).
@@ -122,9 +124,72 @@ pub(crate) struct DriverConfig {
 /// a marker and polls through the `IoDriver`.
 pub(crate) enum Poller {
     Epoll(mio::Poll),
-    /// The ring until the loop's context takes it.
+    /// What the loop's context needs to make the ring, until it does.
     #[cfg(target_os = "linux")]
-    Uring(Option<Box<super::uring::Ring>>),
+    Uring(Option<UringToOpen>),
+}
+
+/// A ring to be made by the thread whose loop it serves (see
+/// [`UringToOpen::open`]), and that loop's eventfd, which other threads
+/// already hold to wake it.
+#[cfg(target_os = "linux")]
+pub(crate) struct UringToOpen {
+    config: super::uring::RingConfig,
+    eventfd: std::sync::Arc<crate::sys::eventfd::EventFd>,
+}
+
+#[cfg(target_os = "linux")]
+impl UringToOpen {
+    /// Makes and enables the ring on the calling thread, the loop's.
+    ///
+    /// The thread that makes a ring, like every thread that submits to it,
+    /// is the kernel's to interrupt when the ring is closed: the ring's
+    /// exit work runs a task-work item on each of them, which cuts short a
+    /// blocking call with a timeout (EINTR). Made by the loop's thread, a
+    /// worker's ring interrupts only that worker (usually exiting by then),
+    /// never the thread that built the runtime.
+    ///
+    /// Where that fails (io_uring missing or forbidden, a feature lacking),
+    /// the loop gets epoll instead (`Ok(Err(poll))`), woken by the same
+    /// eventfd: the line on stderr says so, and the caller counts the
+    /// fallback.
+    ///
+    /// # Errors
+    ///
+    /// No ring, and no epoll instance either (descriptors exhausted, say).
+    pub(crate) fn open(self) -> io::Result<Result<Box<super::uring::Ring>, mio::Poll>> {
+        let made = super::uring::Ring::new(self.config, self.eventfd.clone()).and_then(|ring| {
+            ring.enable()?;
+            Ok(ring)
+        });
+        match made {
+            Ok(ring) => Ok(Ok(Box::new(ring))),
+            Err(e) => {
+                note_fallback(&e);
+                epoll_woken_by(&self.eventfd).map(Err)
+            }
+        }
+    }
+}
+
+/// An epoll instance that the eventfd `eventfd` wakes: each write to it is
+/// an edge (mio registers edge-triggered), so it is never read.
+#[cfg(target_os = "linux")]
+fn epoll_woken_by(eventfd: &crate::sys::eventfd::EventFd) -> io::Result<mio::Poll> {
+    use std::os::fd::AsRawFd;
+    let poll = mio::Poll::new()?;
+    poll.registry().register(
+        &mut mio::unix::SourceFd(&eventfd.as_raw_fd()),
+        WAKER_TOKEN,
+        mio::Interest::READABLE,
+    )?;
+    Ok(poll)
+}
+
+fn note_fallback(e: &io::Error) {
+    if !FALLBACK_LOGGED.swap(true, Ordering::Relaxed) {
+        eprintln!("roost: io_uring is not available ({e}); the uring driver falls back to epoll");
+    }
 }
 
 /// An opened driver: the poller, the unparker other threads use to wake
@@ -158,9 +223,7 @@ pub(crate) fn open(config: DriverConfig) -> io::Result<Opened> {
         match open_uring(config) {
             Ok(opened) => return Ok(opened),
             Err(e) => {
-                if !FALLBACK_LOGGED.swap(true, Ordering::Relaxed) {
-                    eprintln!("roost: io_uring is not available ({e}); the uring driver falls back to epoll");
-                }
+                note_fallback(&e);
                 let mut opened = open_epoll()?;
                 opened.fell_back = true;
                 return Ok(opened);
@@ -190,9 +253,11 @@ fn open_uring(config: DriverConfig) -> io::Result<Opened> {
         zero_copy_above: config.uring_zero_copy_above,
         batch_wait: config.uring_batch_wait,
     };
-    let ring = super::uring::Ring::new(ring_config, eventfd.clone())?;
     Ok(Opened {
-        poller: Poller::Uring(Some(Box::new(ring))),
+        poller: Poller::Uring(Some(UringToOpen {
+            config: ring_config,
+            eventfd: eventfd.clone(),
+        })),
         unparker: Box::new(SharedEventFd(eventfd)),
         fell_back: false,
     })

@@ -152,11 +152,13 @@ impl BufRing {
         tail.store(self.tail, Ordering::Release);
     }
 
-    /// Unregisters the group now (the kernel picks no more buffers).
-    pub(crate) fn unregister(&mut self, submitter: &Submitter<'_>) {
+    /// Unregisters the group now (the kernel picks no more buffers);
+    /// returns whether it is unregistered.
+    pub(crate) fn unregister(&mut self, submitter: &Submitter<'_>) -> bool {
         if self.registered && submitter.unregister_buf_ring(self.bgid).is_ok() {
             self.registered = false;
         }
+        !self.registered
     }
 }
 

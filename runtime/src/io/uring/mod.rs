@@ -174,7 +174,9 @@ struct Features {
 
 /// One event loop's ring (see the module documentation).
 pub(crate) struct Ring {
-    ring: RefCell<IoUring>,
+    /// Taken out only by `Drop`, which closes it or keeps it as the
+    /// thread's spare (see [`SPARE`]).
+    ring: std::mem::ManuallyDrop<RefCell<IoUring>>,
     /// The loop's unparker; kept so that its descriptor lives as long as
     /// the poll on it.
     eventfd: std::sync::Arc<EventFd>,
@@ -208,42 +210,60 @@ pub(crate) struct Ring {
     batch_wait_us: u32,
 }
 
+std::thread_local! {
+    /// A ring this thread made, drained when its loop ended (nothing in
+    /// flight, no buffer ring registered), kept with its submission
+    /// entries for the thread's next loop, and closed when the thread
+    /// exits. Closing it earlier would let the kernel's exit work for the
+    /// ring interrupt this thread's next blocking call with a timeout
+    /// (EINTR; see `UringToOpen::open`): a `block_on` thread goes on after
+    /// its runtime is dropped, and so does `Builder::run`'s.
+    static SPARE: RefCell<Option<(u32, IoUring)>> = const { RefCell::new(None) };
+}
+
 /// Why io_uring cannot be used in this process, found once: a seccomp
 /// policy may allow `io_uring_setup` but not `io_uring_enter`, and that
 /// must show at start-up, not in the loop.
+///
+/// The probe's ring is made and closed on a thread of its own, which has
+/// exited by the time the kernel's exit work for the ring looks for the
+/// threads to interrupt (see `UringToOpen::open`): made on the caller's
+/// thread, it would cut short that thread's next blocking call with a
+/// timeout (EINTR) a few milliseconds later.
 fn probe_enter() -> io::Result<()> {
     static PROBE: OnceLock<Result<(), (io::ErrorKind, String)>> = OnceLock::new();
     let result = PROBE.get_or_init(|| {
-        let ring = IoUring::new(2).map_err(|e| (e.kind(), e.to_string()))?;
-        ring.submit().map(drop).map_err(|e| (e.kind(), e.to_string()))
+        let probe = || {
+            let ring = IoUring::new(2).map_err(|e| (e.kind(), e.to_string()))?;
+            ring.submit().map(drop).map_err(|e| (e.kind(), e.to_string()))
+        };
+        match std::thread::Builder::new()
+            .name("roost-uring-probe".into())
+            .spawn(probe)
+        {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err((io::ErrorKind::Other, "the io_uring probe panicked".to_owned()))),
+            // No thread to spare: probe here, at the cost above.
+            Err(_) => probe(),
+        }
     });
     result.clone().map_err(|(kind, message)| io::Error::new(kind, message))
 }
 
 impl Ring {
-    /// Opens a ring sized by `config` whose loop `eventfd` wakes. The ring
-    /// serves only the thread that calls [`enable`](Self::enable) (the
-    /// loop's), which must happen before any other use.
-    ///
-    /// # Errors
-    ///
-    /// io_uring is missing (`ENOSYS`), forbidden (`EPERM`: seccomp,
-    /// `kernel.io_uring_disabled`), out of resources, the entries are
-    /// beyond the kernel's limit (`EINVAL`), or the kernel lacks a feature
-    /// this driver needs (`Unsupported`).
-    pub(crate) fn new(config: RingConfig, eventfd: std::sync::Arc<EventFd>) -> io::Result<Self> {
-        probe_enter()?;
-        let entries = config.entries;
-        let cq_entries = entries.saturating_mul(4);
+    /// Sets up a new ring of `entries` (and `cq_entries` completions);
+    /// returns it and whether it is enabled already.
+    fn setup(entries: u32, cq_entries: u32) -> io::Result<(IoUring, bool)> {
         // DEFER_TASKRUN (6.1) runs the kernel's completion work only when
         // the loop enters the ring, never as an interruption of its other
         // system calls; it needs SINGLE_ISSUER, which binds the ring to
-        // the thread that enables it (R_DISABLED: the ring is made here,
-        // on the builder's thread, and used on the worker's). Older
+        // the thread that enables it (R_DISABLED; the loop's thread makes
+        // the ring and enables it at once, see `UringToOpen`). Older
         // kernels refuse the flags with EINVAL: COOP_TASKRUN and
         // TASKRUN_FLAG (5.19) still let a zero-timeout look skip the
         // system call; before them, neither.
-        let (ring, enabled) = match IoUring::builder()
+        let made = match IoUring::builder()
             .setup_cqsize(cq_entries)
             .setup_single_issuer()
             .setup_defer_taskrun()
@@ -265,6 +285,31 @@ impl Ring {
                 Err(e) => return Err(e),
             },
             Err(e) => return Err(e),
+        };
+        Ok(made)
+    }
+
+    /// Opens a ring sized by `config` whose loop `eventfd` wakes. The ring
+    /// serves only the thread that calls [`enable`](Self::enable) (the
+    /// loop's), which must happen before any other use.
+    ///
+    /// # Errors
+    ///
+    /// io_uring is missing (`ENOSYS`), forbidden (`EPERM`: seccomp,
+    /// `kernel.io_uring_disabled`), out of resources, the entries are
+    /// beyond the kernel's limit (`EINVAL`), or the kernel lacks a feature
+    /// this driver needs (`Unsupported`).
+    pub(crate) fn new(config: RingConfig, eventfd: std::sync::Arc<EventFd>) -> io::Result<Self> {
+        probe_enter()?;
+        let entries = config.entries;
+        let cq_entries = entries.saturating_mul(4);
+        // A ring this thread made for a loop of its own before (closing it
+        // would have let the kernel interrupt the thread, see `SPARE`).
+        let spare = SPARE.try_with(|spare| spare.borrow_mut().take()).ok().flatten();
+        let (ring, enabled) = match spare {
+            // Made by this thread, drained and enabled for it.
+            Some((spare_entries, ring)) if spare_entries == entries => (ring, true),
+            _ => Self::setup(entries, cq_entries)?,
         };
         let params = ring.params();
         let missing = if !params.is_feature_ext_arg() {
@@ -308,7 +353,7 @@ impl Ring {
             cancel_any: six && cancel,
         };
         Ok(Self {
-            ring: RefCell::new(ring),
+            ring: std::mem::ManuallyDrop::new(RefCell::new(ring)),
             eventfd,
             arms: RefCell::new(Vec::new()),
             sources: RefCell::new(Vec::new()),
@@ -1075,17 +1120,28 @@ impl Drop for Ring {
             }
         }
         let done = !self.enabled.get() || self.outstanding.get() == 0;
-        if !done {
+        let mut drained = false;
+        if done {
+            let ring = self.ring.get_mut();
+            drained = self.enabled.get();
+            for bufs in self.groups.get_mut().iter_mut().flatten() {
+                drained &= bufs.unregister(&ring.submitter());
+            }
+        } else {
             eprintln!(
                 "roost: {} io_uring operations did not finish at the ring's end; their buffers are leaked, not freed",
                 self.outstanding.get()
             );
             std::mem::forget(std::mem::take(self.sends.get_mut()));
-            return;
         }
-        let ring = self.ring.get_mut();
-        for bufs in self.groups.get_mut().iter_mut().flatten() {
-            bufs.unregister(&ring.submitter());
+        // SAFETY: taken once, here, and never used again: the other fields'
+        // drops do not reach the ring.
+        let ring = unsafe { std::mem::ManuallyDrop::take(&mut self.ring) }.into_inner();
+        if drained {
+            // Nothing in flight and no buffer ring: the next loop of this
+            // thread may use it (see `SPARE`); a second spare is closed.
+            let entries = self.config.entries;
+            let _ = SPARE.try_with(|spare| spare.borrow_mut().replace((entries, ring)));
         }
     }
 }
