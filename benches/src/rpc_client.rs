@@ -447,9 +447,9 @@ impl RpcClient {
     }
 }
 
-/// `connect`, again when a signal interrupts it: a thread that ran a roost
-/// `block_on` loop on the io_uring driver keeps its ring, whose completions
-/// can interrupt the thread's blocking calls (EINTR).
+/// `connect`, again when a signal interrupts it (EINTR). roost's rings no
+/// longer interrupt the threads that used them (`net_uring` tests that),
+/// but a blocking client should not fail on a signal either.
 fn connect_retrying(addr: SocketAddr) -> io::Result<std::net::TcpStream> {
     loop {
         match std::net::TcpStream::connect(addr) {
