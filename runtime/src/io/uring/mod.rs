@@ -305,11 +305,20 @@ impl Ring {
         let cq_entries = entries.saturating_mul(4);
         // A ring this thread made for a loop of its own before (closing it
         // would have let the kernel interrupt the thread, see `SPARE`).
-        let spare = SPARE.try_with(|spare| spare.borrow_mut().take()).ok().flatten();
+        let spare = SPARE
+            .try_with(|spare| {
+                let mut spare = spare.borrow_mut();
+                match &*spare {
+                    Some((spare_entries, _)) if *spare_entries == entries => spare.take(),
+                    _ => None,
+                }
+            })
+            .ok()
+            .flatten();
         let (ring, enabled) = match spare {
             // Made by this thread, drained and enabled for it.
-            Some((spare_entries, ring)) if spare_entries == entries => (ring, true),
-            _ => Self::setup(entries, cq_entries)?,
+            Some((_, ring)) => (ring, true),
+            None => Self::setup(entries, cq_entries)?,
         };
         let params = ring.params();
         let missing = if !params.is_feature_ext_arg() {
