@@ -125,6 +125,13 @@ arena("one_chunk_limit_falls_back", ONE_CHUNK, [
     ("Alloc", 65536), ("Alloc", 65536), ("Alloc", 65536), ("Alloc", 65536), ("Alloc", 65536),
     ("Alloc", 65536), ("Alloc", 65536), ("Alloc", 65536), ("Alloc", 65536), ("Alloc", 65536),
     ("Alloc", 65536), ("Alloc", 512), ("DropRemote", 3), ("Sync",)])
+# Two chunks (limit byte 4): one for the 32 KiB class, one for 512 B. The
+# attached buffer grows through classes that get no chunk (global blocks,
+# which carry no slot) and ends in a 32 KiB arena block, without its slot:
+# dropped remotely, it does not park.
+arena("attached_grows_through_a_fallback", 4, [
+    ("Alloc", 32768), ("Alloc", 512), ("NewSlot",), ("Attach", 1, 0), ("PutBytes", 1, 0x61, 20000),
+    ("DropRemote", 1), ("Sync",)])
 arena("no_arena_memory", NOTHING, [
     ("NewSlot",), ("Alloc", 100), ("Extend", 0, b"global"), ("Attach", 0, 0), ("Park", 0, 0),
     ("AllocGlobal", 1000), ("DropRemote", 0), ("Sync",)])

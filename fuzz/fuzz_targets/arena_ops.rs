@@ -540,10 +540,21 @@ impl Model {
                         // Under a small limit a block on the way may have
                         // fallen back (exact size, not a class): the model
                         // cannot know which, so the capacity is the buffer's.
-                        let Kind::Mut(buf) = &h.kind else { unreachable!() };
+                        let Kind::Mut(buf) = &mut h.kind else { unreachable!() };
                         assert!(buf.capacity() >= h.data.len(), "put_bytes left too little room");
                         h.cap = buf.capacity();
                         self.blocks[h.block].cap = h.cap;
+                        // A block on the way that fell back dropped the
+                        // slot (a heap block carries none), and the arena
+                        // blocks after it had none to keep: ask the buffer,
+                        // by detaching and attaching again.
+                        if let Some(s) = self.blocks[h.block].slot {
+                            let kept = buf.detach_slot();
+                            let again = kept && self.slots[s].slot.as_ref().is_some_and(|slot| buf.attach_slot(slot));
+                            if !again {
+                                self.blocks[h.block].slot = None;
+                            }
+                        }
                     }
                 }
             }
