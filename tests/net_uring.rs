@@ -340,16 +340,8 @@ fn ring_completions_do_not_interrupt_the_threads_blocking_calls() {
 #[test]
 fn a_dropped_runtime_does_not_interrupt_the_threads_that_used_it() {
     let Some(rt) = uring(1, 8) else { return };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     // This thread's own loop receives through its ring.
-    let got = rt.block_on(async move {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let (mut peer, _) = listener.accept().unwrap();
-        peer.write_all(b"ring").unwrap();
-        stream.recv().await.unwrap().expect("data").to_vec()
-    });
-    assert_eq!(got, b"ring");
+    assert_eq!(receive_in_block_on(&rt, b"ring"), b"ring");
     drop(rt);
     let (local, remote) = std::os::unix::net::UnixStream::pair().unwrap();
     local.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -370,15 +362,20 @@ fn a_dropped_runtime_does_not_interrupt_the_threads_that_used_it() {
     // The thread kept its drained ring; its next runtime's loop takes it
     // over and receives through it.
     let Some(rt) = uring(1, 8) else { return };
+    assert_eq!(receive_in_block_on(&rt, b"again"), b"again");
+}
+
+/// A connection made in `rt.block_on` (this thread's loop), to which a
+/// plain peer writes `message`: what the stream's first receive returns.
+fn receive_in_block_on(rt: &Runtime, message: &'static [u8]) -> Vec<u8> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let got = rt.block_on(async move {
+    rt.block_on(async move {
         let stream = TcpStream::connect(addr).await.unwrap();
         let (mut peer, _) = listener.accept().unwrap();
-        peer.write_all(b"again").unwrap();
+        peer.write_all(message).unwrap();
         stream.recv().await.unwrap().expect("data").to_vec()
-    });
-    assert_eq!(got, b"again");
+    })
 }
 
 #[test]
