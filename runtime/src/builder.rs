@@ -489,9 +489,7 @@ impl Builder {
         let mut shared = Vec::with_capacity(n);
         for index in 0..n {
             let opened = crate::io::open_driver(driver)?;
-            let (used, fell_back) = (opened.driver(), opened.fell_back);
             let worker = Arc::new(WorkerShared::new(index, opened.unparker));
-            worker.metrics.set_driver(used, fell_back);
             shared.push(worker);
             polls.push(opened.poller);
         }

@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use crate::handle::Handle;
 use crate::io::fault::ReactorFaults;
-use crate::io::{Backend, IoDriver, Poller};
+use crate::io::{Backend, Driver, IoDriver, Poller};
 use crate::loom::sync::Arc;
 use crate::sched::core::Core;
 use crate::sched::WorkerShared;
@@ -50,7 +50,6 @@ impl Context {
                 match to_open.open()? {
                     Ok(ring) => Backend::Uring(ring),
                     Err(epoll) => {
-                        shared.metrics.set_driver(crate::io::Driver::Epoll, true);
                         let registry = epoll.registry().try_clone()?;
                         *poll = Poller::Epoll(epoll);
                         Backend::Epoll(registry)
@@ -58,6 +57,14 @@ impl Context {
                 }
             }
         };
+        // The driver the loop got; a fallback where it asked for io_uring.
+        let used = match backend {
+            Backend::Epoll(_) => Driver::Epoll,
+            #[cfg(target_os = "linux")]
+            Backend::Uring(_) => Driver::Uring,
+        };
+        let fell_back = handle.shared.loop_config.driver.driver == Driver::Uring && used == Driver::Epoll;
+        shared.metrics.set_driver(used, fell_back);
         let faults = ReactorFaults::new(shared.clone(), handle.shared.reactor_faults.clone());
         Ok(Self {
             core: Core::new(shared, handle.shared.workers.to_vec().into_boxed_slice()),

@@ -164,11 +164,8 @@ impl Guest {
 
     fn new(handle: &Handle) -> io::Result<Self> {
         let opened = crate::io::open_driver(handle.shared.loop_config.driver)?;
-        let driver = opened.driver();
-        let fell_back = opened.fell_back;
         let mut poll = opened.poller;
         let shared = Arc::new(WorkerShared::new(GUEST_INDEX, opened.unparker));
-        shared.metrics.set_driver(driver, fell_back);
         let ctx = Context::new(shared.clone(), handle, &mut poll)?;
         let key = handle
             .shared

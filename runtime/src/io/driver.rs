@@ -192,23 +192,12 @@ fn note_fallback(e: &io::Error) {
     }
 }
 
-/// An opened driver: the poller, the unparker other threads use to wake
-/// the loop, and whether io_uring was asked for but not available.
+/// An opened driver: the poller and the unparker other threads use to wake
+/// the loop. Which driver the loop got, and whether that is a fallback,
+/// the loop's context records once it has its reactor (`Context::new`).
 pub(crate) struct Opened {
     pub(crate) poller: Poller,
     pub(crate) unparker: Box<dyn Unpark>,
-    pub(crate) fell_back: bool,
-}
-
-impl Opened {
-    /// The driver the loop actually runs.
-    pub(crate) fn driver(&self) -> Driver {
-        match self.poller {
-            Poller::Epoll(_) => Driver::Epoll,
-            #[cfg(target_os = "linux")]
-            Poller::Uring(_) => Driver::Uring,
-        }
-    }
 }
 
 static FALLBACK_LOGGED: AtomicBool = AtomicBool::new(false);
@@ -224,9 +213,7 @@ pub(crate) fn open(config: DriverConfig) -> io::Result<Opened> {
             Ok(opened) => return Ok(opened),
             Err(e) => {
                 note_fallback(&e);
-                let mut opened = open_epoll()?;
-                opened.fell_back = true;
-                return Ok(opened);
+                return open_epoll();
             }
         }
     }
@@ -239,7 +226,6 @@ fn open_epoll() -> io::Result<Opened> {
     Ok(Opened {
         poller: Poller::Epoll(poll),
         unparker: Box::new(waker),
-        fell_back: false,
     })
 }
 
@@ -259,7 +245,6 @@ fn open_uring(config: DriverConfig) -> io::Result<Opened> {
             eventfd: eventfd.clone(),
         })),
         unparker: Box::new(SharedEventFd(eventfd)),
-        fell_back: false,
     })
 }
 
