@@ -294,8 +294,10 @@ fn a_shutdown_waits_for_a_send_whose_future_was_dropped() {
 
 /// A `block_on` thread's ring runs the kernel's completion work only inside
 /// the loop's own enters (`DEFER_TASKRUN`): receives completing while the
-/// thread is blocked in another system call do not interrupt it. A read
-/// with a timeout is one that would report such an interruption as EINTR.
+/// thread is blocked in another system call do not interrupt it, and
+/// neither does the end of a ring this thread made (the seccomp probe's,
+/// the workers'). A read with a timeout is one that would report such an
+/// interruption as EINTR.
 #[test]
 fn ring_completions_do_not_interrupt_the_threads_blocking_calls() {
     let Some(rt) = uring(1, 8) else { return };
@@ -306,9 +308,11 @@ fn ring_completions_do_not_interrupt_the_threads_blocking_calls() {
     let received = rt.block_on(async move {
         let stream = TcpStream::connect(addr).await.unwrap();
         let (mut peer, _) = listener.accept().unwrap();
-        // The stream's multishot receive is armed on this thread's ring.
+        // The stream's multishot receive is queued on this thread's ring,
+        // and one wait in the ring submits it.
         let mut recv = Box::pin(stream.recv());
         assert!(support_poll_once(&mut recv).is_pending());
+        roost::time::sleep(Duration::from_millis(1)).await;
         let writer = std::thread::spawn(move || {
             for _ in 0..20 {
                 peer.write_all(b"x").unwrap();
