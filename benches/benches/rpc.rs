@@ -459,9 +459,11 @@ fn main() {
         best / mt
     );
     let (cross_roost, cross_noarena) = (cross("roost", tps), cross("roost-noarena", tps));
+    let cross_uring = cross("roost-uring", tps);
     println!(
-        "cross-core 64 B x 64: roost {cross_roost:.0} | roost-noarena {cross_noarena:.0} | vs noarena {:.2}x",
-        cross_roost / cross_noarena
+        "cross-core 64 B x 64: roost {cross_roost:.0} | roost-noarena {cross_noarena:.0} | vs noarena {:.2}x | roost-uring {cross_uring:.0} (vs roost {:.2}x)",
+        cross_roost / cross_noarena,
+        cross_uring / cross_roost
     );
     if cross_noarena.is_finite() {
         // The allocator is part of the server's user-space time; were all of
@@ -481,9 +483,12 @@ fn main() {
         sharded("roost-noarena", tps),
         sharded("tokio-mt", tps),
     );
+    let kv_uring = sharded("roost-uring", tps);
     println!(
-        "sharded 64 B x 64: roost {kv_roost:.0} | roost-noarena {kv_noarena:.0} | tokio-mt {kv_mt:.0} | vs tokio-mt {:.2}x",
-        kv_roost / kv_mt
+        "sharded 64 B x 64: roost {kv_roost:.0} | roost-noarena {kv_noarena:.0} | tokio-mt {kv_mt:.0} | vs tokio-mt {:.2}x | roost-uring {kv_uring:.0} (vs roost {:.2}x, vs tokio-mt {:.2}x)",
+        kv_roost / kv_mt,
+        kv_uring / kv_roost,
+        kv_uring / kv_mt
     );
     if !open_results.is_empty() {
         let open = |name: &str, f: Stat| median_of(&open_results, name, f);
@@ -509,11 +514,25 @@ fn main() {
     print_costs("cross-core 64 B x 64", "round trip", &cross_results);
     print_costs("sharded 64 B x 64", "round trip", &sharded_results);
     println!();
-    let metrics = rt.handle().metrics();
-    for w in &metrics.workers {
+    print_workers("roost", &rt);
+    print_workers("roost-uring", &rt_uring);
+}
+
+/// One line per worker of `rt`: its loop's counters and its arena's (with
+/// the receive ring's on the io_uring driver).
+fn print_workers(name: &str, rt: &Runtime) {
+    for w in &rt.handle().metrics().workers {
         if let Some(a) = &w.arena {
+            let ring = if w.driver == Driver::Uring {
+                format!(
+                    " | ring provided {} reprovided remote {} dry {}",
+                    a.ring_provided, a.ring_reprovided_remote, a.ring_dry
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "roost worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {}): arena allocations {} | slot hits {} | slot parks {} | returns received {} | fallbacks {}",
+                "{name} worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {}): arena allocations {} | slot hits {} | slot parks {} | returns received {} | fallbacks {}{ring}",
                 w.index,
                 w.io_sources,
                 w.tasks_polled,
