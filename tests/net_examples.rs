@@ -107,9 +107,12 @@ fn chat_relays_lines_between_clients_using_tokio_utils_codec() {
             assert_eq!(prompt.unwrap().unwrap(), "Please enter your username:");
             client.send(name).await.unwrap();
         }
-        // The two sessions may run on different workers, so the server may
-        // register bob before alice. Whoever it registers second is
-        // announced to the other, and only then are both in the room.
+        // The names travel on two connections, and nothing orders two
+        // connections' bytes (on loopback each CPU's backlog is processed on
+        // its own, so writes from a client thread that moved between CPUs
+        // may arrive in either order): the server may register bob before
+        // alice. Whoever it registers second is announced to the other,
+        // and only then are both in the room.
         let (hearer, joined) = tokio::time::timeout(limit, async {
             tokio::select! {
                 line = alice.next() => ("alice", line),
