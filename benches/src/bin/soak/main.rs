@@ -352,7 +352,8 @@ fn soak(options: &Options) -> Result<(), Vec<String>> {
             .any(|w| w.driver != roost::runtime::Driver::Uring)
     {
         return Err(one(
-            "ROOST_REQUIRE_URING is set but the workers run epoll (io_uring unavailable)".into(),
+            "ROOST_REQUIRE_URING is set but the workers run epoll (ROOST_DRIVER is not uring, or io_uring fell back)"
+                .into(),
         ));
     }
     let idle_release = options.idle_release;
