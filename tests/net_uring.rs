@@ -3,7 +3,8 @@
 //! drop on another worker), a ring with fewer buffers than connections,
 //! cancellation of receives, sends and accepts that are in flight (with a
 //! check that would see memory written after it was freed), and sends
-//! that outlive their future (and a shutdown that waits for one).
+//! that outlive their future (and a shutdown that waits for one), and a
+//! dropped listener that stops listening at once.
 //!
 //! On a kernel without io_uring these tests say so and pass, unless
 //! `ROOST_REQUIRE_URING=1` (CI sets it) makes that a failure.
@@ -416,6 +417,36 @@ fn connections_accepted_for_a_dropped_listener_are_closed() {
         }
     }
     eventually("the accepted descriptors closed", || open_fds() <= fds);
+}
+
+#[test]
+fn a_dropped_listener_stops_listening_at_once() {
+    let Some(rt) = uring(1, 8) else { return };
+    let (server, _) = on_worker_0(&rt, move |listener| async move {
+        let addr = listener.local_addr().unwrap();
+        // Arm the multishot accept and let the loop submit it: the kernel
+        // now holds the listening socket.
+        let mut accept = Box::pin(listener.accept());
+        assert!(support_poll_once(&mut accept).is_pending());
+        roost::time::sleep(Duration::from_millis(1)).await;
+        drop(accept);
+        drop(listener);
+        // Still on the loop's thread, before its next look at the ring. The
+        // listener's end submits the accept's cancellation at once, and the
+        // kernel lets go of the socket then; otherwise it would go on
+        // accepting connections that are then closed unserved. So the
+        // connections are refused.
+        (0..8)
+            .map(|_| std::net::TcpStream::connect(addr).map(drop).map_err(|e| e.kind()))
+            .collect::<Vec<_>>()
+    });
+    let attempts = rt.block_on(server).unwrap();
+    assert!(
+        attempts
+            .iter()
+            .all(|a| *a == Err(std::io::ErrorKind::ConnectionRefused)),
+        "{attempts:?}"
+    );
 }
 
 #[test]

@@ -228,6 +228,9 @@ where
                 Err(error) => {
                     let failure = crate::AcceptFailure::new(roost_runtime::current_worker().unwrap_or(0), &error);
                     eprintln!("roost::net::http: {}", failure.message);
+                    // Closed before the failure is told: whoever sees it
+                    // and connects again reaches the other workers only.
+                    drop(listener);
                     shared.failures.lock().unwrap_or_else(|e| e.into_inner()).push(failure);
                     return;
                 }
