@@ -38,11 +38,7 @@ fn counts(server: &Server) -> Counts {
         // Blocks lent to the kernel's receive ring (uring driver) are the
         // driver's, not a peer's leftovers: a worker's ring fills the first
         // time it receives, which may be during a bad peer's connection.
-        arena_in_use: metrics.sum(|w| {
-            w.arena
-                .as_ref()
-                .map_or(0, |a| a.in_use_bytes.saturating_sub(w.ring_bytes))
-        }),
+        arena_in_use: metrics.sum(|w| w.arena_bytes_held()),
     }
 }
 

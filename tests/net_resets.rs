@@ -65,7 +65,7 @@ fn resets_mid_stream_leave_nothing_behind() {
             let arena = w.arena.as_ref().expect("workers have arenas");
             // On the uring driver, the blocks lent to the kernel's
             // buffer rings are in use (and stay until the ring ends).
-            arena.in_use_bytes == w.ring_bytes && arena.parked_bytes == 0
+            w.arena_bytes_held() == 0 && arena.parked_bytes == 0
         })
     });
     server.stop();

@@ -122,6 +122,16 @@ pub struct WorkerMetrics {
 }
 
 impl WorkerMetrics {
+    /// Bytes of arena blocks held by buffers, leaving out those the uring
+    /// driver lends to the kernel's receive ring ([`ring_bytes`](Self::ring_bytes)):
+    /// what the program holds, zero once every buffer it had is back. Zero
+    /// before the arena is installed.
+    pub fn arena_bytes_held(&self) -> u64 {
+        self.arena
+            .as_ref()
+            .map_or(0, |a| a.in_use_bytes.saturating_sub(self.ring_bytes))
+    }
+
     pub(crate) fn read(index: usize, cells: &WorkerMetricsCells, arena: Option<ArenaStats>) -> Self {
         Self {
             index,

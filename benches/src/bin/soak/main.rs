@@ -267,8 +267,7 @@ fn settle_arenas(handle: &Handle, limit: Duration) -> Result<RuntimeMetrics, Str
             .filter_map(|w| {
                 let a = w.arena.as_ref()?;
                 let unbalanced = !a.is_balanced();
-                let held = a.in_use_bytes.saturating_sub(w.ring_bytes);
-                (held > 0 || a.parked_blocks > 0 || a.return_list_blocks > 0 || unbalanced).then(|| {
+                (w.arena_bytes_held() > 0 || a.parked_blocks > 0 || a.return_list_blocks > 0 || unbalanced).then(|| {
                     format!(
                         "worker {}: {} blocks ({} bytes, {} of them lent to the receive ring) in use, {} parked, {} on the return list{}",
                         w.index,
