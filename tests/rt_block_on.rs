@@ -207,6 +207,7 @@ fn builder_run_unpins_the_calling_thread_afterwards() {
     let before = support::allowed_core_count();
     let inside = roost_runtime::Builder::new()
         .worker_threads(1)
+        .pin_workers(true)
         .run(async { support::allowed_core_count() })
         .unwrap();
     assert_eq!(inside, 1, "pinned while it ran");

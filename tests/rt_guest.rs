@@ -196,6 +196,7 @@ fn blocking_threads_run_on_every_allowed_core() {
     let all = support::allowed_core_count();
     let cores = Builder::new()
         .worker_threads(1)
+        .pin_workers(true)
         .run(async {
             (
                 support::allowed_core_count(),

@@ -104,7 +104,7 @@ use roost_benches::http1_client::Http1Client;
 use roost_benches::hyper_client::HyperHttp1Client;
 use roost_benches::interleave::{interleaved, median_of, print_costs, Runs, Stat};
 use roost_benches::rpc_client::RunResult;
-use roost_benches::settings::{core_count, localhost, place_client, workers_from_env, Settings};
+use roost_benches::settings::{is_second_run, localhost, run_shared_too, workers_from_env, Placement, Settings};
 
 /// Counts the server threads' calls to the global allocator.
 #[global_allocator]
@@ -125,9 +125,9 @@ fn settings() -> Settings {
     Settings::from_args()
 }
 
-/// Server workers per runtime: `ROOST_HTTP_WORKERS`, or every allowed core.
-fn workers() -> usize {
-    workers_from_env("ROOST_HTTP_WORKERS")
+/// Server workers per runtime: `ROOST_HTTP_WORKERS`, or one per server core.
+fn workers(placement: &Placement) -> usize {
+    workers_from_env("ROOST_HTTP_WORKERS", placement)
 }
 
 fn env_is(name: &str, value: &str) -> bool {
@@ -229,21 +229,24 @@ fn reuse_port_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
-fn start_tokio_ct_per_core(workers: usize, pin: bool, timer: bool) -> io::Result<SocketAddr> {
+/// One tokio current-thread runtime per roost worker, thread `i` pinned
+/// where roost's worker `i` is (`cores[i]`), or left to the scheduler.
+fn start_tokio_ct_per_core(cores: &[Option<usize>], timer: bool) -> io::Result<SocketAddr> {
+    let workers = cores.len();
     let first = reuse_port_listener(localhost())?;
     let addr = first.local_addr()?;
     let mut listeners = vec![first];
     for _ in 1..workers {
         listeners.push(reuse_port_listener(addr)?);
     }
-    let cores = roost_benches::cores::allowed().ok();
+    let allowed = roost_benches::cores::allowed().ok();
     for (i, listener) in listeners.into_iter().enumerate() {
-        let core = cores.and_then(|c| c.ids().get(i % c.ids().len()).copied());
+        let core = cores[i].and_then(|c| allowed.and_then(|a| a.ids().iter().find(|id| id.index() == c).copied()));
         std::thread::Builder::new()
             .name(format!("tokio-ct-{i}"))
             .spawn(move || {
                 register_current_thread("tokio-ct");
-                if let (true, Some(core)) = (pin, core) {
+                if let Some(core) = core {
                     let _ = core.pin_current_thread();
                 }
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -306,18 +309,23 @@ fn group(server: &str) -> &'static str {
 
 fn main() {
     let settings = settings();
-    let workers = workers();
+    let placement = Placement::from_env();
+    let workers = workers(&placement);
     let timer = env_is("ROOST_HTTP_TIMER", "1");
-    let pin = !env_is("ROOST_HTTP_PIN", "0");
     println!(
-        "http benchmark: GET / -> 200 \"Hello, world!\"; {workers} server workers per runtime{}{}",
+        "http benchmark, {}: GET / -> 200 \"Hello, world!\"; {workers} server workers per runtime{}{}",
+        placement.describe(),
         if timer { ", hyper timers on" } else { "" },
         if settings.quick { " (quick)" } else { "" }
     );
+    placement.confine_servers();
     let mut builder = Runtime::builder()
         .worker_threads(workers)
-        .pin_workers(pin)
         .on_thread_start(|| register_current_thread("roost"));
+    // Unset: the runtime's default (pinned where the cores are its own).
+    if let Ok(pin) = std::env::var("ROOST_HTTP_PIN") {
+        builder = builder.pin_workers(pin != "0");
+    }
     if let Some(us) = std::env::var("ROOST_HTTP_SPIN").ok().and_then(|v| v.parse().ok()) {
         builder = builder.spin_before_park(Duration::from_micros(us));
     }
@@ -326,9 +334,18 @@ fn main() {
         start_roost(&rt).expect("roost server"),
         start_roost_raw(&rt, timer).expect("roost-raw server"),
         start_tokio_mt(workers, timer).expect("tokio-mt server"),
-        start_tokio_ct_per_core(workers, pin, timer).expect("tokio-ct servers"),
+        start_tokio_ct_per_core(
+            &rt.handle().metrics().workers.iter().map(|w| w.core).collect::<Vec<_>>(),
+            timer,
+        )
+        .expect("tokio-ct servers"),
     ];
-    place_client(workers);
+    placement.place_client();
+    let place = if placement.is_shared() {
+        "shared cores"
+    } else {
+        "isolated cores"
+    };
 
     let only: Option<Vec<String>> = std::env::var("ROOST_HTTP_ONLY")
         .ok()
@@ -377,13 +394,14 @@ fn main() {
         });
     }
 
-    // Criterion: time per request (all connections busy), side by side.
+    // Criterion: time per request (all connections busy), side by side;
+    // the second (shared-cores) run of a default run leaves it out.
     let mut criterion = Criterion::default()
         .configure_from_args()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(if settings.quick { 200 } else { 1000 }))
         .measurement_time(Duration::from_millis(if settings.quick { 500 } else { 4000 }));
-    for case in &mut cases {
+    for case in cases.iter_mut().filter(|_| !is_second_run()) {
         let mut group = criterion.benchmark_group(case.label);
         for subject in &mut case.subjects {
             group.bench_function(BenchmarkId::from_parameter(subject.name), |b| {
@@ -406,22 +424,23 @@ fn main() {
         })
         .collect();
     println!();
+    println!("{place}:");
     for (label, runs) in &results {
         print_table(label, runs);
     }
     println!();
     for (label, runs) in &results {
-        print_summary(label, runs);
+        print_summary(&format!("{place}: {label}"), runs, &placement);
     }
     println!();
     for (label, runs) in &results {
-        print_costs(label, "request", runs);
+        print_costs(&format!("{place}: {label}"), "request", runs);
     }
     println!();
     let metrics = rt.handle().metrics();
     for w in &metrics.workers {
         println!(
-            "roost worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {})",
+            "roost worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {} preempted {}, core {})",
             w.index,
             w.io_sources,
             w.tasks_polled,
@@ -429,9 +448,12 @@ fn main() {
             w.ticks,
             w.spin_nanos / 1_000_000,
             w.spin_hits,
-            w.spin_misses
+            w.spin_misses,
+            w.spin_preempted,
+            w.core.map_or_else(|| "any".to_string(), |c| c.to_string())
         );
     }
+    run_shared_too();
 }
 
 fn print_table(title: &str, results: &[Runs]) {
@@ -467,7 +489,7 @@ fn print_table(title: &str, results: &[Runs]) {
     }
 }
 
-fn print_summary(label: &str, results: &[Runs]) {
+fn print_summary(label: &str, results: &[Runs], placement: &Placement) {
     let stat = |name: &str, f: Stat| median_of(results, name, f);
     let [roost, mt, ct] = SERVERS.map(|name| stat(name, RunResult::throughput));
     // The best tokio server is the one with more requests/s (NaN-safe: a
@@ -498,7 +520,10 @@ fn print_summary(label: &str, results: &[Runs]) {
     let [roost_user, mt_user, ct_user] = SERVERS.map(|name| stat(name, user));
     let client = stat(best, RunResult::client_cpu_us_per_round_trip);
     let kernel = stat(best, RunResult::server_kernel_us_per_round_trip);
-    let ceiling = core_count() as f64 * 1e6 / (client + kernel);
+    let ceiling = match placement {
+        Placement::Shared { cores } => cores.len() as f64 * 1e6 / (client + kernel),
+        Placement::Isolated { servers, .. } => (1e6 / client).min(servers.len() as f64 * 1e6 / kernel),
+    };
     println!(
         "{label} server user-space CPU us/req: roost {roost_user:.2} | tokio-mt {mt_user:.2} | tokio-ct {ct_user:.2}; ceiling with free server user space: {ceiling:.0} requests/s = {:.2}x best tokio",
         ceiling / best_rps

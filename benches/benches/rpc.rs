@@ -69,7 +69,7 @@ use roost_benches::counting_alloc::CountingAlloc;
 use roost_benches::interleave::{interleaved, median_of, print_costs, Runs, Stat};
 use roost_benches::rpc_client::{RpcClient, RunResult};
 use roost_benches::samples::median;
-use roost_benches::settings::{core_count, localhost, place_client, workers_from_env, Settings};
+use roost_benches::settings::{is_second_run, localhost, run_shared_too, workers_from_env, Placement, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -84,9 +84,9 @@ fn settings() -> Settings {
     Settings::from_args()
 }
 
-/// Server workers per runtime: `ROOST_RPC_WORKERS`, or every allowed core.
-fn workers() -> usize {
-    workers_from_env("ROOST_RPC_WORKERS")
+/// Server workers per runtime: `ROOST_RPC_WORKERS`, or one per server core.
+fn workers(placement: &Placement) -> usize {
+    workers_from_env("ROOST_RPC_WORKERS", placement)
 }
 
 /// The rr servers, in the order of the summary lines.
@@ -95,29 +95,36 @@ const RR_SERVERS: [&str; 4] = ["roost", "roost-noarena", "tokio-mt", "tokio-ct"]
 /// What the host leaves to win: each round trip costs the client its CPU
 /// and the server at least its kernel time (two socket calls on loopback,
 /// which every epoll server pays alike). With a server whose user space
-/// cost nothing, throughput could not pass this many round trips/s.
-fn ceiling(cores: f64, client_us: f64, server_kernel_us: f64) -> f64 {
-    cores * 1e6 / (client_us + server_kernel_us)
+/// cost nothing, throughput could not pass this many round trips/s: on
+/// shared cores both costs come out of every core; isolated, the client's
+/// core and the servers' cores each set a limit.
+fn ceiling(placement: &Placement, client_us: f64, server_kernel_us: f64) -> f64 {
+    match placement {
+        Placement::Shared { cores } => cores.len() as f64 * 1e6 / (client_us + server_kernel_us),
+        Placement::Isolated { servers, .. } => (1e6 / client_us).min(servers.len() as f64 * 1e6 / server_kernel_us),
+    }
 }
 
-/// The roost servers: plain, no arena, and the two cross-core variants.
-fn start_roost(rt: &Runtime) -> io::Result<[SocketAddr; 4]> {
+/// The plain roost servers: with the arena and without.
+fn start_roost(rt: &Runtime) -> io::Result<[SocketAddr; 2]> {
     let arena = rt.block_on(rpc::start(rt.handle(), localhost(), ListenOptions::new()))?;
     let noarena = rt.block_on(rpc::start(
         rt.handle(),
         localhost(),
         ListenOptions::new().buffer_source(BufferSource::Global),
     ))?;
+    let addrs = [arena.local_addr(), noarena.local_addr()];
+    // The servers run until the process exits.
+    std::mem::forget((arena, noarena));
+    Ok(addrs)
+}
+
+/// The cross-core servers: with the arena and without.
+fn start_cross(rt: &Runtime) -> io::Result<[SocketAddr; 2]> {
     let cross = rt.block_on(start_cross_core(rt, BufferSource::Arena))?;
     let cross_noarena = rt.block_on(start_cross_core(rt, BufferSource::Global))?;
-    let addrs = [
-        arena.local_addr(),
-        noarena.local_addr(),
-        cross.local_addr(),
-        cross_noarena.local_addr(),
-    ];
-    // The servers run until the process exits.
-    std::mem::forget((arena, noarena, cross, cross_noarena));
+    let addrs = [cross.local_addr(), cross_noarena.local_addr()];
+    std::mem::forget((cross, cross_noarena));
     Ok(addrs)
 }
 
@@ -256,14 +263,9 @@ fn start_tokio_ct_per_core(workers: usize) -> io::Result<SocketAddr> {
 
 type Subject = roost_benches::interleave::Subject<RpcClient>;
 
-fn main() {
-    let settings = settings();
-    let workers = workers();
-    println!(
-        "rpc benchmark: {CONNECTIONS} connections, {PAYLOAD} B requests, {workers} server workers per runtime{}",
-        if settings.quick { " (quick)" } else { "" }
-    );
-    let pin = std::env::var("ROOST_RPC_PIN").map_or(true, |v| v != "0");
+/// A roost runtime for the servers of a run, with the bench's knobs; with
+/// no `driver`, `ROOST_DRIVER` or epoll.
+fn roost_runtime(workers: usize, group: &'static str, driver: Option<Driver>) -> Runtime {
     let micros = |name| {
         std::env::var(name)
             .ok()
@@ -272,83 +274,133 @@ fn main() {
     };
     let mut builder = Runtime::builder()
         .worker_threads(workers)
-        .pin_workers(pin)
-        .on_thread_start(|| register_current_thread("roost"));
+        .on_thread_start(move || register_current_thread(group));
+    if let Some(driver) = driver {
+        builder = builder.driver(driver);
+    }
+    // Unset: the runtime's default (pinned where the cores are its own).
+    if let Ok(pin) = std::env::var("ROOST_RPC_PIN") {
+        builder = builder.pin_workers(pin != "0");
+    }
     if let Some(spin) = micros("ROOST_RPC_SPIN") {
         builder = builder.spin_before_park(spin);
     }
     if let Some(spin) = micros("ROOST_RPC_BUSY_POLL") {
         builder = builder.busy_poll(spin);
     }
+    if driver == Some(Driver::Uring) {
+        if let Some(wait) = micros("ROOST_RPC_URING_BATCH") {
+            builder = builder.uring_batch_wait(wait);
+        }
+    }
     let rt = builder.build().expect("roost runtime");
+    if driver == Some(Driver::Uring) && rt.handle().metrics().workers.iter().any(|w| w.uring_fallback) {
+        println!("{group}: io_uring is not available here; its workers run epoll");
+    }
+    rt
+}
+
+/// The spin of `rt`'s workers so far, for the costs line.
+fn spin_of(rt: &Runtime) -> impl Fn() -> u64 + Send + 'static {
+    let handle = rt.handle().clone();
+    move || handle.metrics().sum(|w| w.spin_nanos)
+}
+
+fn main() {
+    let settings = settings();
+    let placement = Placement::from_env();
+    let workers = workers(&placement);
+    // cross-core and sharded move work between two workers at least.
+    let pair_workers = workers.max(2);
+    let off = |name| std::env::var(name).is_ok_and(|v| v == "0");
+    let want_pairs = !(off("ROOST_RPC_CROSS") && off("ROOST_RPC_SHARDED"));
+    println!(
+        "rpc benchmark, {}: {CONNECTIONS} connections, {PAYLOAD} B requests, {workers} server workers per runtime{}{}",
+        placement.describe(),
+        if pair_workers > workers && want_pairs {
+            format!(
+                " ({pair_workers} in cross-core and sharded, which need two, on the same {} core{})",
+                placement.server_cores().len(),
+                if placement.server_cores().len() > 1 { "s" } else { "" }
+            )
+        } else {
+            String::new()
+        },
+        if settings.quick { " (quick)" } else { "" }
+    );
+    placement.confine_servers();
+    let rt = roost_runtime(workers, "roost", None);
     // roost-uring: the same servers on a runtime with the io_uring driver.
-    let mut uring_builder = Runtime::builder()
-        .worker_threads(workers)
-        .pin_workers(pin)
-        .driver(Driver::Uring)
-        .on_thread_start(|| register_current_thread("roost-uring"));
-    if let Some(spin) = micros("ROOST_RPC_SPIN") {
-        uring_builder = uring_builder.spin_before_park(spin);
-    }
-    if let Some(spin) = micros("ROOST_RPC_BUSY_POLL") {
-        uring_builder = uring_builder.busy_poll(spin);
-    }
-    if let Some(wait) = micros("ROOST_RPC_URING_BATCH") {
-        uring_builder = uring_builder.uring_batch_wait(wait);
-    }
-    let rt_uring = uring_builder.build().expect("roost-uring runtime");
-    if rt_uring.handle().metrics().workers.iter().any(|w| w.uring_fallback) {
-        println!("roost-uring: io_uring is not available here; its workers run epoll");
-    }
-    let [uring_addr, _, uring_cross_addr, _] = start_roost(&rt_uring).expect("roost-uring servers");
-    let kv_uring = kv::start_roost(&rt_uring, BufferSource::Arena).expect("roost-uring kv server");
+    let rt_uring = roost_runtime(workers, "roost-uring", Some(Driver::Uring));
+    // With one worker, cross-core and sharded get runtimes of two.
+    let pairs = (pair_workers > workers && want_pairs).then(|| {
+        (
+            roost_runtime(pair_workers, "roost-pair", None),
+            roost_runtime(pair_workers, "roost-uring-pair", Some(Driver::Uring)),
+        )
+    });
+    let (rt2, rt2_uring, group2, group2_uring) = match &pairs {
+        Some((a, b)) => (a, b, "roost-pair", "roost-uring-pair"),
+        None => (&rt, &rt_uring, "roost", "roost-uring"),
+    };
+    let [uring_addr, _] = start_roost(&rt_uring).expect("roost-uring servers");
+    let [uring_cross_addr, _] = start_cross(rt2_uring).expect("roost-uring cross-core server");
+    let kv_uring = kv::start_roost(rt2_uring, BufferSource::Arena).expect("roost-uring kv server");
     let kv_uring_addr = kv_uring.local_addr();
     std::mem::forget(kv_uring);
-    let [roost_addr, noarena_addr, cross_addr, cross_noarena_addr] = start_roost(&rt).expect("roost servers");
-    let kv_roost = kv::start_roost(&rt, BufferSource::Arena).expect("roost kv server");
-    let kv_noarena = kv::start_roost(&rt, BufferSource::Global).expect("roost-noarena kv server");
+    let [roost_addr, noarena_addr] = start_roost(&rt).expect("roost servers");
+    let [cross_addr, cross_noarena_addr] = start_cross(rt2).expect("roost cross-core servers");
+    let kv_roost = kv::start_roost(rt2, BufferSource::Arena).expect("roost kv server");
+    let kv_noarena = kv::start_roost(rt2, BufferSource::Global).expect("roost-noarena kv server");
     let kv_addrs = (kv_roost.local_addr(), kv_noarena.local_addr());
     std::mem::forget((kv_roost, kv_noarena));
     let tokio_mt = start_tokio_mt(workers).expect("tokio-mt server");
     let kv_tokio_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
+        .worker_threads(pair_workers)
         .on_thread_start(|| register_current_thread("tokio-mt-kv"))
         .enable_all()
         .build()
         .expect("tokio-mt kv runtime");
-    let kv_tokio = kv::start_tokio_mt(&kv_tokio_rt, workers).expect("tokio-mt kv server");
+    let kv_tokio = kv::start_tokio_mt(&kv_tokio_rt, pair_workers).expect("tokio-mt kv server");
     std::mem::forget(kv_tokio_rt);
     let tokio_ct = start_tokio_ct_per_core(workers).expect("tokio-ct servers");
-    place_client(workers);
+    placement.place_client();
 
-    let connect = |name, group, addr| Subject {
+    let connect = |name, group, threads, addr, spin: Option<Box<dyn Fn() -> u64 + Send>>| Subject {
         name,
         client: RpcClient::connect(addr, CONNECTIONS, PAYLOAD).expect("connect"),
-        counters: Counters::wait_for_group(group, workers),
+        counters: Counters::wait_for_group(group, threads).with_spin(spin),
     };
+    let spin = |rt: &Runtime| -> Option<Box<dyn Fn() -> u64 + Send>> { Some(Box::new(spin_of(rt))) };
     let mut rr = vec![
-        connect("roost", "roost", roost_addr),
-        connect("roost-noarena", "roost", noarena_addr),
-        connect("roost-uring", "roost-uring", uring_addr),
-        connect("tokio-mt", "tokio-mt", tokio_mt),
-        connect("tokio-ct", "tokio-ct", tokio_ct),
+        connect("roost", "roost", workers, roost_addr, spin(&rt)),
+        connect("roost-noarena", "roost", workers, noarena_addr, spin(&rt)),
+        connect("roost-uring", "roost-uring", workers, uring_addr, spin(&rt_uring)),
+        connect("tokio-mt", "tokio-mt", workers, tokio_mt, None),
+        connect("tokio-ct", "tokio-ct", workers, tokio_ct, None),
     ];
     let mut cross = vec![
-        connect("roost", "roost", cross_addr),
-        connect("roost-noarena", "roost", cross_noarena_addr),
-        connect("roost-uring", "roost-uring", uring_cross_addr),
+        connect("roost", group2, pair_workers, cross_addr, spin(rt2)),
+        connect("roost-noarena", group2, pair_workers, cross_noarena_addr, spin(rt2)),
+        connect(
+            "roost-uring",
+            group2_uring,
+            pair_workers,
+            uring_cross_addr,
+            spin(rt2_uring),
+        ),
     ];
-    let kv_connect = |name, group, addr| Subject {
+    let kv_connect = |name, group, addr, spin| Subject {
         name,
         client: RpcClient::connect_with(addr, CONNECTIONS, Box::new(kv::KvWorkload::new(CONNECTIONS)))
             .expect("connect"),
-        counters: Counters::wait_for_group(group, workers),
+        counters: Counters::wait_for_group(group, pair_workers).with_spin(spin),
     };
     let mut sharded = vec![
-        kv_connect("roost", "roost", kv_addrs.0),
-        kv_connect("roost-noarena", "roost", kv_addrs.1),
-        kv_connect("roost-uring", "roost-uring", kv_uring_addr),
-        kv_connect("tokio-mt", "tokio-mt-kv", kv_tokio),
+        kv_connect("roost", group2, kv_addrs.0, spin(rt2)),
+        kv_connect("roost-noarena", group2, kv_addrs.1, spin(rt2)),
+        kv_connect("roost-uring", group2_uring, kv_uring_addr, spin(rt2_uring)),
+        kv_connect("tokio-mt", "tokio-mt-kv", kv_tokio, None),
     ];
 
     // `ROOST_RPC_ONLY=name,name` keeps only those servers (for profiling).
@@ -358,7 +410,6 @@ fn main() {
             case.retain(|s| keep.contains(&s.name));
         }
     }
-    let off = |name| std::env::var(name).is_ok_and(|v| v == "0");
     if off("ROOST_RPC_CROSS") {
         cross.clear();
     }
@@ -366,32 +417,35 @@ fn main() {
         sharded.clear();
     }
 
-    // Criterion: time per round trip (all connections busy), side by side.
-    let mut criterion = Criterion::default()
-        .configure_from_args()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(if settings.quick { 200 } else { 1000 }))
-        .measurement_time(Duration::from_millis(if settings.quick { 600 } else { 4000 }));
     let skip_rr = off("ROOST_RPC_RR");
     let mut no_rr = Vec::new();
-    for (group_name, subjects) in [
-        ("rr 64 B x 64", if skip_rr { &mut no_rr } else { &mut rr }),
-        ("cross-core 64 B x 64", &mut cross),
-        ("sharded 64 B x 64", &mut sharded),
-    ] {
-        let mut group = criterion.benchmark_group(group_name);
-        for subject in subjects.iter_mut() {
-            group.bench_function(BenchmarkId::from_parameter(subject.name), |b| {
-                b.iter_custom(|iters| {
-                    let result = subject
-                        .client
-                        .run_round_trips(iters.max(CONNECTIONS as u64))
-                        .expect("run");
-                    black_box(result.elapsed.mul_f64(iters as f64 / result.round_trips as f64))
-                })
-            });
+    // Criterion: time per round trip (all connections busy), side by side;
+    // the second (shared-cores) run of a default run leaves it out.
+    if !is_second_run() {
+        let mut criterion = Criterion::default()
+            .configure_from_args()
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(if settings.quick { 200 } else { 1000 }))
+            .measurement_time(Duration::from_millis(if settings.quick { 600 } else { 4000 }));
+        for (group_name, subjects) in [
+            ("rr 64 B x 64", if skip_rr { &mut no_rr } else { &mut rr }),
+            ("cross-core 64 B x 64", &mut cross),
+            ("sharded 64 B x 64", &mut sharded),
+        ] {
+            let mut group = criterion.benchmark_group(group_name);
+            for subject in subjects.iter_mut() {
+                group.bench_function(BenchmarkId::from_parameter(subject.name), |b| {
+                    b.iter_custom(|iters| {
+                        let result = subject
+                            .client
+                            .run_round_trips(iters.max(CONNECTIONS as u64))
+                            .expect("run");
+                        black_box(result.elapsed.mul_f64(iters as f64 / result.round_trips as f64))
+                    })
+                });
+            }
+            group.finish();
         }
-        group.finish();
     }
 
     // Interleaved runs: each round runs every server once, in turn, so that
@@ -411,7 +465,12 @@ fn main() {
     } else {
         Vec::new()
     };
-    println!();
+    let place = if placement.is_shared() {
+        "shared cores"
+    } else {
+        "isolated cores"
+    };
+    println!("{place}:");
     print_table("rr 64 B x 64", &rr_results);
     print_table("cross-core 64 B x 64", &cross_results);
     print_table("sharded 64 B x 64", &sharded_results);
@@ -419,103 +478,157 @@ fn main() {
         print_table(&format!("open loop 64 B x 64 at {rate:.0} requests/s"), &open_results);
     }
     println!();
-    let rr = |name: &str, f: Stat| median_of(&rr_results, name, f);
-    let cross = |name: &str, f: Stat| median_of(&cross_results, name, f);
     let tps = RunResult::throughput as Stat;
     let cpu = RunResult::server_cpu_us_per_round_trip as Stat;
     let kernel = RunResult::server_kernel_us_per_round_trip as Stat;
     let client = RunResult::client_cpu_us_per_round_trip as Stat;
-    let [roost, noarena, mt, ct] = RR_SERVERS.map(|name| rr(name, tps));
-    println!(
-        "rr 64 B x 64: roost {roost:.0} | roost-noarena {noarena:.0} | tokio-mt {mt:.0} | tokio-ct {ct:.0} | vs best tokio {:.2}x (vs tokio-mt {:.2}x, vs tokio-ct {:.2}x)",
-        roost / mt.max(ct),
-        roost / mt,
-        roost / ct
+    let rr_line = Summary::new(&rr_results);
+    let mut line = rr_line.values(&RR_SERVERS, tps, 0);
+    line.push(rr_line.ratio("roost", "vs best tokio", &["tokio-mt", "tokio-ct"], tps));
+    line.push(rr_line.ratio("roost", "vs tokio-mt", &["tokio-mt"], tps));
+    line.push(rr_line.ratio("roost", "vs tokio-ct", &["tokio-ct"], tps));
+    summary_line(place, "rr 64 B x 64", line);
+    summary_line(
+        place,
+        "rr 64 B x 64",
+        vec![
+            rr_line.value("roost-uring", tps, 0),
+            rr_line.ratio("roost-uring", "vs roost", &["roost"], tps),
+            rr_line.ratio("roost-uring", "vs tokio-mt", &["tokio-mt"], tps),
+            rr_line.ratio("roost-uring", "vs tokio-ct", &["tokio-ct"], tps),
+        ],
     );
-    let uring = rr("roost-uring", tps);
-    println!(
-        "rr 64 B x 64: roost-uring {uring:.0} | vs roost {:.2}x | vs tokio-mt {:.2}x",
-        uring / roost,
-        uring / mt
+    let mut line = rr_line.values(&RR_SERVERS, cpu, 2);
+    line.push(rr_line.ratio("tokio-mt", "tokio-mt/roost", &["roost"], cpu));
+    summary_line(place, "server CPU per round trip (us)", line);
+    let mut line = rr_line.values(
+        &["roost", "roost-noarena", "roost-uring", "tokio-mt", "tokio-ct"],
+        kernel,
+        2,
     );
-    let [roost_cpu, noarena_cpu, mt_cpu, ct_cpu] = RR_SERVERS.map(|name| rr(name, cpu));
-    println!(
-        "server CPU per round trip (us): roost {roost_cpu:.2} | roost-noarena {noarena_cpu:.2} | tokio-mt {mt_cpu:.2} | tokio-ct {ct_cpu:.2} | tokio-mt/roost {:.2}x",
-        mt_cpu / roost_cpu
-    );
-    let [roost_k, noarena_k, mt_k, ct_k] = RR_SERVERS.map(|name| rr(name, kernel));
-    println!(
-        "server kernel CPU per round trip (us): roost {roost_k:.2} | roost-noarena {noarena_k:.2} | tokio-mt {mt_k:.2} | tokio-ct {ct_k:.2}; client CPU per round trip (us): {:.2}",
-        rr("roost", client)
-    );
-    let cores = core_count() as f64;
-    let best = ceiling(
-        cores,
-        rr("roost", client).min(rr("tokio-mt", client)),
-        roost_k.min(mt_k),
-    );
-    println!(
-        "ceiling on {cores} cores for a server with free user space: {best:.0} round trips/s = {:.2}x tokio-mt's median",
-        best / mt
-    );
-    let (cross_roost, cross_noarena) = (cross("roost", tps), cross("roost-noarena", tps));
-    let cross_uring = cross("roost-uring", tps);
-    println!(
-        "cross-core 64 B x 64: roost {cross_roost:.0} | roost-noarena {cross_noarena:.0} | vs noarena {:.2}x | roost-uring {cross_uring:.0} (vs roost {:.2}x)",
-        cross_roost / cross_noarena,
-        cross_uring / cross_roost
-    );
-    if cross_noarena.is_finite() {
-        // The allocator is part of the server's user-space time; were all of
-        // that user space free, roost-noarena could reach at most this.
-        let (all, k) = (cross("roost-noarena", cpu), cross("roost-noarena", kernel));
-        let best = ceiling(cores, cross("roost-noarena", client), k);
-        println!(
-            "cross-core server CPU per round trip (us): roost {:.2} | roost-noarena {all:.2}, of which user space {:.2}; ceiling with free user space: {best:.0} round trips/s = {:.2}x roost-noarena's median",
-            cross("roost", cpu),
-            all - k,
-            best / cross_noarena
+    line.push(rr_line.value("roost", client, 2).replace("roost", "client CPU (us)"));
+    summary_line(place, "server kernel CPU per round trip (us)", line);
+    let server_kernel = rr_line.get("roost", kernel).min(rr_line.get("tokio-mt", kernel));
+    let client_us = rr_line.get("roost", client).min(rr_line.get("tokio-mt", client));
+    if server_kernel.is_finite() && client_us.is_finite() {
+        let best = ceiling(&placement, client_us, server_kernel);
+        summary_line(
+            place,
+            "ceiling for a server with free user space",
+            vec![format!(
+                "{best:.0} round trips/s = {:.2}x tokio-mt's median",
+                best / rr_line.get("tokio-mt", tps)
+            )],
         );
     }
-    let sharded = |name: &str, f: Stat| median_of(&sharded_results, name, f);
-    let (kv_roost, kv_noarena, kv_mt) = (
-        sharded("roost", tps),
-        sharded("roost-noarena", tps),
-        sharded("tokio-mt", tps),
-    );
-    let kv_uring = sharded("roost-uring", tps);
-    println!(
-        "sharded 64 B x 64: roost {kv_roost:.0} | roost-noarena {kv_noarena:.0} | tokio-mt {kv_mt:.0} | vs tokio-mt {:.2}x | roost-uring {kv_uring:.0} (vs roost {:.2}x, vs tokio-mt {:.2}x)",
-        kv_roost / kv_mt,
-        kv_uring / kv_roost,
-        kv_uring / kv_mt
-    );
+    let cross_line = Summary::new(&cross_results);
+    let mut line = cross_line.values(&["roost", "roost-noarena", "roost-uring"], tps, 0);
+    line.push(cross_line.ratio("roost", "roost vs noarena", &["roost-noarena"], tps));
+    line.push(cross_line.ratio("roost-uring", "roost-uring vs roost", &["roost"], tps));
+    summary_line(place, "cross-core 64 B x 64", line);
+    let sharded_line = Summary::new(&sharded_results);
+    let mut line = sharded_line.values(&["roost", "roost-noarena", "roost-uring", "tokio-mt"], tps, 0);
+    line.push(sharded_line.ratio("roost", "roost vs tokio-mt", &["tokio-mt"], tps));
+    line.push(sharded_line.ratio("roost-uring", "roost-uring vs tokio-mt", &["tokio-mt"], tps));
+    summary_line(place, "sharded 64 B x 64", line);
     if !open_results.is_empty() {
-        let open = |name: &str, f: Stat| median_of(&open_results, name, f);
-        let p99 = |r: &RunResult| r.latency_us(0.99);
-        let line: Vec<String> = RR_SERVERS
+        let open_line = Summary::new(&open_results);
+        let p99 = (|r: &RunResult| r.latency_us(0.99)) as Stat;
+        let mut line: Vec<String> = ["roost", "roost-noarena", "roost-uring", "tokio-mt", "tokio-ct"]
             .iter()
-            .map(|&n| format!("{n} {:.1}/{:.1} us", open(n, p99), open(n, cpu)))
+            .filter(|n| open_line.has(n))
+            .map(|&n| format!("{n} {:.1}/{:.1} us", open_line.get(n, p99), open_line.get(n, cpu)))
             .collect();
-        println!(
-            "open loop at {rate:.0}/s, p99 / server CPU per round trip: {}",
-            line.join(" | ")
+        line.push(open_line.inverse_ratio("roost", "roost p99 vs tokio-mt", "tokio-mt", p99));
+        line.push(open_line.inverse_ratio("roost-uring", "roost-uring p99 vs tokio-mt", "tokio-mt", p99));
+        summary_line(
+            place,
+            &format!("open loop at {rate:.0}/s, p99 / server CPU per round trip"),
+            line,
         );
     }
     println!();
-    print_costs("rr 64 B x 64", "round trip", &rr_results);
+    print_costs(&format!("{place}: rr 64 B x 64"), "round trip", &rr_results);
     if !open_results.is_empty() {
         print_costs(
-            &format!("open loop 64 B x 64 at {rate:.0}/s"),
+            &format!("{place}: open loop 64 B x 64 at {rate:.0}/s"),
             "round trip",
             &open_results,
         );
     }
-    print_costs("cross-core 64 B x 64", "round trip", &cross_results);
-    print_costs("sharded 64 B x 64", "round trip", &sharded_results);
+    print_costs(&format!("{place}: cross-core 64 B x 64"), "round trip", &cross_results);
+    print_costs(&format!("{place}: sharded 64 B x 64"), "round trip", &sharded_results);
     println!();
     print_workers("roost", &rt);
     print_workers("roost-uring", &rt_uring);
+    if let Some((a, b)) = &pairs {
+        print_workers("roost-pair", a);
+        print_workers("roost-uring-pair", b);
+    }
+    run_shared_too();
+}
+
+/// `<place>: <label>: a | b | c`, or nothing if every part is empty.
+fn summary_line(place: &str, label: &str, parts: Vec<String>) {
+    let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+    if !parts.is_empty() {
+        println!("{place}: {label}: {}", parts.join(" | "));
+    }
+}
+
+/// Medians of a case's servers, for summary lines that name only the
+/// servers present (`ROOST_RPC_ONLY` may leave some out).
+struct Summary<'a> {
+    results: &'a [Runs],
+}
+
+impl<'a> Summary<'a> {
+    fn new(results: &'a [Runs]) -> Self {
+        Self { results }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.results.iter().any(|r| r.name == name)
+    }
+
+    /// NaN for a server left out.
+    fn get(&self, name: &str, stat: Stat) -> f64 {
+        median_of(self.results, name, stat)
+    }
+
+    /// `name <value>`, or empty if `name` is left out.
+    fn value(&self, name: &str, stat: Stat, decimals: usize) -> String {
+        if self.has(name) {
+            format!("{name} {:.decimals$}", self.get(name, stat))
+        } else {
+            String::new()
+        }
+    }
+
+    fn values(&self, names: &[&str], stat: Stat, decimals: usize) -> Vec<String> {
+        names.iter().map(|n| self.value(n, stat, decimals)).collect()
+    }
+
+    /// `label <x.xx>x`: `name`'s figure over the largest of `against`'s
+    /// present ones; empty if `name` or all of `against` are left out.
+    fn ratio(&self, name: &str, label: &str, against: &[&str], stat: Stat) -> String {
+        let best = against
+            .iter()
+            .filter(|a| self.has(a))
+            .map(|a| self.get(a, stat))
+            .fold(f64::NAN, f64::max);
+        if self.has(name) && best.is_finite() {
+            format!("{label} {:.2}x", self.get(name, stat) / best)
+        } else {
+            String::new()
+        }
+    }
+
+    /// `label <x.xx>x`: `name`'s figure over `against`'s, for figures where
+    /// lower is better (latency): below 1 is better.
+    fn inverse_ratio(&self, name: &str, label: &str, against: &str, stat: Stat) -> String {
+        self.ratio(name, label, &[against], stat)
+    }
 }
 
 /// One line per worker of `rt`: its loop's counters and its arena's (with
@@ -532,7 +645,7 @@ fn print_workers(name: &str, rt: &Runtime) {
                 String::new()
             };
             println!(
-                "{name} worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {}): arena allocations {} | slot hits {} | slot parks {} | returns received {} | fallbacks {}{ring}",
+                "{name} worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {} preempted {}, core {}): arena allocations {} | slot hits {} | slot parks {} | returns received {} | fallbacks {}{ring}",
                 w.index,
                 w.io_sources,
                 w.tasks_polled,
@@ -541,6 +654,8 @@ fn print_workers(name: &str, rt: &Runtime) {
                 w.spin_nanos / 1_000_000,
                 w.spin_hits,
                 w.spin_misses,
+                w.spin_preempted,
+                w.core.map_or_else(|| "any".to_string(), |c| c.to_string()),
                 a.allocations,
                 a.slot_hits,
                 a.slot_parks,

@@ -63,6 +63,7 @@ use criterion::{Criterion, SamplingMode};
 use roost_benches::counters::{costs_line, register_current_thread, Costs, Counters};
 use roost_benches::counting_alloc::CountingAlloc;
 use roost_benches::samples::median;
+use roost_benches::settings::Placement;
 
 /// Counts the runtime threads' calls to the global allocator.
 #[global_allocator]
@@ -584,9 +585,33 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
+    // The runtimes' workers on cores of their own and this (driving)
+    // thread on another, as the network benches place their load client,
+    // where the machine has a core to spare beside the two workers that
+    // ping-pong needs; otherwise every thread on every core.
+    let placement = match Placement::from_env() {
+        Placement::Isolated { servers, .. } if servers.len() < 2 => {
+            println!(
+                "runtime benchmark, shared cores: the two workers need {} of this machine's {} cores, so the driving thread shares them",
+                2.min(servers.len() + 1),
+                servers.len() + 1
+            );
+            None
+        }
+        placement => {
+            println!("runtime benchmark, {}", placement.describe());
+            Some(placement)
+        }
+    };
+    if let Some(placement) = &placement {
+        placement.confine_servers();
+    }
     // tokio-ct runs on the thread that blocks on it: this one.
     register_current_thread("tokio-ct");
     let rts = Runtimes::new();
+    if let Some(placement) = &placement {
+        placement.place_client();
+    }
     let line_before = cross_core_round_trip(&rts.roost);
     bench(&mut criterion, &rts, quick);
     criterion.final_summary();

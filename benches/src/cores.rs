@@ -47,6 +47,17 @@ impl CoreId {
     }
 }
 
+/// Restricts the calling thread to `cores`; the threads it starts
+/// afterwards inherit that.
+///
+/// # Errors
+///
+/// As for [`CoreId::pin_current_thread`].
+pub fn confine_current_thread(cores: &[CoreId]) -> io::Result<()> {
+    let ids: Vec<usize> = cores.iter().map(|c| c.0).collect();
+    affinity::confine_current_thread(&ids)
+}
+
 impl fmt::Debug for CoreId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "core {}", self.0)

@@ -86,6 +86,8 @@ pub struct Counters {
     events: Vec<Option<Vec<Counter>>>,
     allocations: bool,
     tick_nanos: u64,
+    /// The server's idle spin so far, in nanoseconds (roost's metrics).
+    spin: Option<Box<dyn Fn() -> u64 + Send>>,
 }
 
 impl fmt::Debug for Counters {
@@ -127,7 +129,16 @@ impl Counters {
             events,
             allocations: counting_allocations(),
             tick_nanos: perf::tick_nanos(),
+            spin: None,
         }
+    }
+
+    /// Counts the server's idle spin too, as `spin` reports it (its total
+    /// so far, in nanoseconds): roost's workers publish theirs in their
+    /// metrics. `None`: not counted (`n/a`).
+    pub fn with_spin(mut self, spin: Option<Box<dyn Fn() -> u64 + Send>>) -> Self {
+        self.spin = spin;
+        self
     }
 
     /// As [`for_group`](Self::for_group), once `threads` threads have
@@ -182,6 +193,7 @@ impl Counters {
                 (true, Some(g)) => Some(counting_alloc::calls(g)),
                 _ => None,
             },
+            spin_nanos: self.spin.as_ref().map(|f| f()),
         }
     }
 }
@@ -194,6 +206,7 @@ pub struct Sample {
     /// (user, kernel) CPU nanoseconds.
     cpu_nanos: Option<(u64, u64)>,
     allocations: Option<u64>,
+    spin_nanos: Option<u64>,
 }
 
 /// What one operation (a round trip, a request) cost a server, on average
@@ -216,6 +229,9 @@ pub struct Costs {
     pub cpu_kernel_ns: Option<f64>,
     /// Calls to the global allocator (alloc, alloc_zeroed, realloc).
     pub allocations: Option<f64>,
+    /// Time spent spinning idle before parking, in nanoseconds (wall
+    /// clock, so an upper bound on the CPU it took).
+    pub spin_ns: Option<f64>,
 }
 
 impl Costs {
@@ -234,6 +250,7 @@ impl Costs {
             cpu_user_ns: per(before.cpu_nanos.map(|c| c.0), after.cpu_nanos.map(|c| c.0)),
             cpu_kernel_ns: per(before.cpu_nanos.map(|c| c.1), after.cpu_nanos.map(|c| c.1)),
             allocations: per(before.allocations, after.allocations),
+            spin_ns: per(before.spin_nanos, after.spin_nanos),
         }
     }
 
@@ -253,6 +270,7 @@ impl Costs {
             cpu_user_ns: m(|c| c.cpu_user_ns),
             cpu_kernel_ns: m(|c| c.cpu_kernel_ns),
             allocations: m(|c| c.allocations),
+            spin_ns: m(|c| c.spin_ns),
         }
     }
 }
@@ -263,11 +281,11 @@ fn figure(value: Option<f64>, decimals: usize) -> String {
 
 impl fmt::Display for Costs {
     /// `insn_u <n> cyc_u <n> cyc_k <n> syscalls <x.xx> allocs <x.xxx> cs
-    /// <x.xxx> cpu_u_ns <n> cpu_k_ns <n>`.
+    /// <x.xxx> cpu_u_ns <n> cpu_k_ns <n> spin_ns <n>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "insn_u {} cyc_u {} cyc_k {} syscalls {} allocs {} cs {} cpu_u_ns {} cpu_k_ns {}",
+            "insn_u {} cyc_u {} cyc_k {} syscalls {} allocs {} cs {} cpu_u_ns {} cpu_k_ns {} spin_ns {}",
             figure(self.insn_user, 0),
             figure(self.cycles_user, 0),
             figure(self.cycles_kernel, 0),
@@ -276,6 +294,7 @@ impl fmt::Display for Costs {
             figure(self.context_switches, 3),
             figure(self.cpu_user_ns, 0),
             figure(self.cpu_kernel_ns, 0),
+            figure(self.spin_ns, 0),
         )
     }
 }

@@ -46,7 +46,8 @@ type NameFn = StdArc<dyn Fn(usize) -> String + Send + Sync + 'static>;
 /// ```
 pub struct Builder {
     workers: Option<usize>,
-    pin: bool,
+    /// Set by `pin_workers`; otherwise `affinity::cores_are_dedicated`.
+    pin: Option<bool>,
     name: NameFn,
     arena: ArenaConfig,
     on_start: Option<Hook>,
@@ -96,13 +97,14 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// The defaults: one worker per core this process may use, pinned,
-    /// threads named `roost-worker-<i>`, the default arena, a budget of 128
+    /// The defaults: one worker per core this process may use, pinned only
+    /// where those cores are the process's own (see
+    /// [`pin_workers`](Self::pin_workers)), threads named `roost-worker-<i>`, the default arena, a budget of 128
     /// polls per tick.
     pub fn new() -> Self {
         Self {
             workers: None,
-            pin: true,
+            pin: None,
             name: StdArc::new(|i| format!("roost-worker-{i}")),
             arena: ArenaConfig::new(),
             on_start: None,
@@ -250,9 +252,36 @@ impl Builder {
     }
 
     /// Whether worker `i` is pinned to the `i`-th allowed core (modulo their
-    /// number). Default: on.
+    /// number).
+    ///
+    /// **Default: pinned only where the cores are the process's own**, that
+    /// is where its CPU affinity mask, read at the first `build`, leaves out
+    /// some of the machine's online cores (a cpuset it was given:
+    /// `taskset -c`, a container's `--cpuset-cpus`, Kubernetes' static CPU
+    /// manager), or where all of them are isolated from the scheduler
+    /// (`isolcpus=`). Everywhere else (a laptop, a CI runner, a VM whose
+    /// cores a sidecar or a load generator also uses, a container limited by
+    /// a CPU quota alone) the workers are left to the scheduler: a pinned
+    /// worker that shares its core with a busy neighbour waits for it even
+    /// while another core is idle, and on a 2-vCPU machine shared with its
+    /// load client that cost roost a quarter of its throughput and raised its
+    /// p99 latency six-fold (issue #17's note has the figures).
+    ///
+    /// `pin_workers(true)` pins whatever the mask: choose it on a machine
+    /// whose cores the server owns even though nothing says so (a dedicated
+    /// host, a VM of its own), where a worker that never moves keeps its
+    /// caches and its arena warm. `pin_workers(false)` never pins.
+    /// [`WorkerMetrics::core`](crate::WorkerMetrics::core) tells which core
+    /// each worker got.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = roost_runtime::Runtime::builder().worker_threads(1).pin_workers(false).build().unwrap();
+    /// assert_eq!(rt.handle().metrics().workers[0].core, None);
+    /// ```
     pub fn pin_workers(mut self, yes: bool) -> Self {
-        self.pin = yes;
+        self.pin = Some(yes);
         self
     }
 
@@ -431,8 +460,8 @@ impl Builder {
     /// assert_eq!(*out, Some(0));
     /// ```
     pub fn run<F: Future>(self, future: F) -> io::Result<F::Output> {
-        let pinned = self.pin;
         let (runtime, hosted) = self.build_hosting(true)?;
+        let pinned = hosted.as_ref().is_some_and(|(config, _)| config.core.is_some());
         let (config, poll) = hosted.expect("a hosted worker 0");
         let handle = runtime.handle().clone();
         let mut future = std::pin::pin!(future);
@@ -485,6 +514,7 @@ impl Builder {
             crate::compat::start();
         }
         let n = self.workers.unwrap_or(cores.len());
+        let pin = self.pin.unwrap_or_else(affinity::cores_are_dedicated);
         let mut polls = Vec::with_capacity(n);
         let mut shared = Vec::with_capacity(n);
         for index in 0..n {
@@ -515,7 +545,7 @@ impl Builder {
             let config = WorkerConfig {
                 index,
                 name: (self.name)(index),
-                core: self.pin.then(|| cores[index % cores.len()]),
+                core: pin.then(|| cores[index % cores.len()]),
                 arena: self.arena.clone(),
                 on_start: self.on_start.clone(),
                 on_stop: self.on_stop.clone(),

@@ -34,6 +34,14 @@
 //!   machine is oversubscribed), its cost falls to a spin every thousand
 //!   parks or so.
 //!
+//! - a spin that the scheduler interrupted (two looks at the clock more
+//!   than [`PREEMPTED_GAP`] apart: the thread was off its core) means that
+//!   something else wanted the core, on a machine whose cores the worker
+//!   shares (with its own load, a sidecar, other processes). Spinning there
+//!   takes CPU from the very work it waits for, so such a spin counts as a
+//!   miss that sets the budget to zero at once (a *preemption*), and the
+//!   probes back off as after a failed probe.
+//!
 //! The spin itself watches only memory (the inbox head, the root's flag):
 //! no `sched_yield`, no zero-timeout `epoll_wait`; its cost is the budget
 //! it spins, which a run of misses drives to zero.
@@ -55,6 +63,11 @@ pub(crate) const MIN_SPIN: Duration = Duration::from_micros(1);
 /// The most quick inbox wakes between two probes of a spin that keeps
 /// failing.
 pub(crate) const MAX_PROBE_GAP: u32 = 1024;
+
+/// A gap between two looks at the clock during a spin longer than this
+/// means the spinning thread was descheduled (a look takes well under a
+/// microsecond).
+pub(crate) const PREEMPTED_GAP: Duration = Duration::from_micros(20);
 
 /// How often a busy-polling loop looks at its sockets while it spins.
 pub(crate) const BUSY_POLL_EVERY: Duration = Duration::from_micros(2);
@@ -98,6 +111,7 @@ pub(crate) struct Idle {
     /// Counters, published by the loop as metrics.
     pub(crate) hits: Cell<u64>,
     pub(crate) misses: Cell<u64>,
+    pub(crate) preempted: Cell<u64>,
     pub(crate) spin_nanos: Cell<u64>,
 }
 
@@ -116,6 +130,7 @@ impl Idle {
             hit_since_probe: Cell::new(false),
             hits: Cell::new(0),
             misses: Cell::new(0),
+            preempted: Cell::new(0),
             spin_nanos: Cell::new(0),
         }
     }
@@ -145,6 +160,7 @@ impl Idle {
         let busy_poll = matches!(self.policy, IdlePolicy::BusyPoll { .. });
         let start = Instant::now();
         let mut next_poll = nanos(BUSY_POLL_EVERY);
+        let mut last = 0;
         let (found, spun) = loop {
             for _ in 0..32 {
                 if watch.work_arrived() {
@@ -156,6 +172,13 @@ impl Idle {
             if watch.work_arrived() {
                 break (true, spun);
             }
+            if spun - last > nanos(PREEMPTED_GAP) && !busy_poll {
+                // Off the core for a while: someone else wants it.
+                self.preempted.set(self.preempted.get() + 1);
+                self.budget.set(0);
+                break (false, spun);
+            }
+            last = spun;
             if busy_poll && spun >= next_poll {
                 next_poll = spun + nanos(BUSY_POLL_EVERY);
                 if watch.poll_sockets() {
@@ -185,6 +208,8 @@ impl Idle {
             let budget = self.budget.get();
             let next = if found {
                 budget.max(spun.saturating_mul(2)).min(self.max())
+            } else if budget == 0 {
+                0
             } else {
                 budget / 2
             };
@@ -380,6 +405,61 @@ mod tests {
         // thread, a sanitizer, Miri) may grow it, up to the maximum.
         assert!(idle.budget() >= Duration::from_micros(10), "{:?}", idle.budget());
         assert!(idle.budget() <= Duration::from_micros(40), "{:?}", idle.budget());
+    }
+
+    /// Sleeps on its first look: the spinning thread is off its core, as
+    /// when the scheduler runs another thread there.
+    struct Descheduled {
+        looks: Cell<u32>,
+    }
+
+    impl Watch for Descheduled {
+        fn work_arrived(&self) -> bool {
+            self.looks.set(self.looks.get() + 1);
+            if self.looks.get() == 1 {
+                std::thread::sleep(PREEMPTED_GAP * 5);
+            }
+            false
+        }
+        fn poll_sockets(&mut self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_preempted_spin_stops_spinning_and_backs_the_probes_off() {
+        let max = Duration::from_micros(40);
+        let idle = Idle::new(IdlePolicy::Adaptive { max });
+        // A hit first: spinning had paid until now.
+        assert!(idle.spin(&mut Ready));
+        assert!(idle.budget() > Duration::ZERO);
+        assert!(!idle.spin(&mut Descheduled { looks: Cell::new(0) }));
+        assert_eq!(idle.preempted.get(), 1);
+        assert_eq!(idle.misses.get(), 1);
+        assert_eq!(idle.budget(), Duration::ZERO, "no spinning on a contended core");
+        // The next probe needs a quick inbox wake as after any miss.
+        idle.parked(Some(Duration::from_micros(3)), true);
+        assert_eq!(idle.budget(), Duration::ZERO);
+        // A preempted probe backs the probes off like a failed one.
+        let idle = Idle::new(IdlePolicy::Adaptive { max });
+        while idle.budget() > Duration::ZERO {
+            idle.spin(&mut never());
+            idle.parked(None, false);
+        }
+        let quick_wakes_until_probe = |idle: &Idle| {
+            let mut wakes = 0;
+            while idle.budget() == Duration::ZERO {
+                assert!(!idle.spin(&mut never()));
+                idle.parked(Some(Duration::from_micros(3)), true);
+                wakes += 1;
+            }
+            wakes
+        };
+        let first = quick_wakes_until_probe(&idle);
+        assert!(!idle.spin(&mut Descheduled { looks: Cell::new(0) }));
+        assert_eq!(idle.budget(), Duration::ZERO);
+        let second = quick_wakes_until_probe(&idle);
+        assert_eq!(second, 2 * first, "the next probe waits twice as long");
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub(crate) struct WorkerMetricsCells {
     pub(crate) spin_nanos: Counter,
     pub(crate) spin_hits: Counter,
     pub(crate) spin_misses: Counter,
+    pub(crate) spin_preempted: Counter,
     pub(crate) live_tasks: Counter,
     pub(crate) timers: Counter,
     pub(crate) io_sources: Counter,
@@ -49,12 +50,18 @@ pub(crate) struct WorkerMetricsCells {
     pub(crate) driver: Counter,
     /// 1 if io_uring was asked for and the loop fell back to epoll.
     pub(crate) uring_fallback: Counter,
+    /// The core the worker is pinned to, plus one; 0 when not pinned.
+    pub(crate) core: Counter,
 }
 
 impl WorkerMetricsCells {
     pub(crate) fn set_driver(&self, driver: Driver, fell_back: bool) {
         self.driver.set(driver.code());
         self.uring_fallback.set(u64::from(fell_back));
+    }
+
+    pub(crate) fn set_core(&self, core: Option<usize>) {
+        self.core.set(core.map_or(0, |c| c as u64 + 1));
     }
 }
 
@@ -103,6 +110,10 @@ pub struct WorkerMetrics {
     /// Idle spins that ran their whole budget in vain (the worker parked
     /// after each). The adaptive policy shrinks its budget on each.
     pub spin_misses: u64,
+    /// Idle spins that the scheduler interrupted: another thread wanted the
+    /// worker's core (counted among the misses too). Each one stops the
+    /// spinning until a probe says it pays again.
+    pub spin_preempted: u64,
     /// Failed waits of the worker's reactor (`epoll_wait` errors other
     /// than `EINTR`; see [`Handle::reactor_faults`](crate::Handle::reactor_faults)).
     pub reactor_errors: u64,
@@ -117,6 +128,9 @@ pub struct WorkerMetrics {
     /// provided-buffer rings (counted in the arena's `in_use_bytes`, and
     /// released when the ring ends); 0 on epoll.
     pub ring_bytes: u64,
+    /// The core the worker's thread is pinned to, or `None` where it is left
+    /// to the scheduler (see `Builder::pin_workers` for the default).
+    pub core: Option<usize>,
     /// The worker's arena, once it is installed.
     pub arena: Option<ArenaStats>,
 }
@@ -148,10 +162,12 @@ impl WorkerMetrics {
             spin_nanos: cells.spin_nanos.get(),
             spin_hits: cells.spin_hits.get(),
             spin_misses: cells.spin_misses.get(),
+            spin_preempted: cells.spin_preempted.get(),
             reactor_errors: cells.reactor_errors.get(),
             reactor_stopped: cells.reactor_stopped.get() != 0,
             driver: Driver::from_code(cells.driver.get()),
             uring_fallback: cells.uring_fallback.get() != 0,
+            core: cells.core.get().checked_sub(1).map(|c| c as usize),
             arena,
         }
     }

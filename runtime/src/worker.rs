@@ -104,6 +104,7 @@ fn start(config: &WorkerConfig, shared: &Arc<WorkerShared>) -> io::Result<()> {
     if let Some(core) = config.core {
         affinity::pin_current_thread(core)?;
     }
+    shared.metrics.set_core(config.core);
     let notify_target = shared.clone();
     let arena = config
         .arena
@@ -253,6 +254,7 @@ pub(crate) fn run(
         core.stats.spin_nanos.set(idle.spin_nanos.get());
         core.stats.spin_hits.set(idle.hits.get());
         core.stats.spin_misses.set(idle.misses.get());
+        core.stats.spin_preempted.set(idle.preempted.get());
         if found || root_woken() {
             // Work arrived while spinning (or with the last look at the
             // sockets): no sleep, no syscall for anyone.

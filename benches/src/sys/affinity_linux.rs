@@ -15,6 +15,27 @@ pub(crate) fn allowed_cpus() -> io::Result<Vec<usize>> {
     Ok((0..max).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) }).collect())
 }
 
+/// Restricts the calling thread to `cpus` (threads it starts afterwards
+/// inherit the mask).
+pub(crate) fn confine_current_thread(cpus: &[usize]) -> io::Result<()> {
+    // SAFETY: `cpu_set_t` is plain data; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { mem::zeroed() };
+    for &cpu in cpus {
+        if cpu >= 8 * mem::size_of::<libc::cpu_set_t>() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cpu {cpu} is out of range"),
+            ));
+        }
+        // SAFETY: `cpu` was checked against the set's size just above.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    // SAFETY: `set` is a valid `cpu_set_t` of exactly the size we pass; pid 0
+    // means the calling thread.
+    syscall!(sched_setaffinity(0, mem::size_of::<libc::cpu_set_t>(), &set))?;
+    Ok(())
+}
+
 /// Restricts the calling thread to `cpu`.
 pub(crate) fn pin_current_thread(cpu: usize) -> io::Result<()> {
     if cpu >= 8 * mem::size_of::<libc::cpu_set_t>() {

@@ -9,6 +9,11 @@ pub(crate) fn allowed_cpus() -> io::Result<Vec<usize>> {
     Ok((0..n).collect())
 }
 
+/// Confining is not supported here.
+pub(crate) fn confine_current_thread(_cpus: &[usize]) -> io::Result<()> {
+    pin_current_thread(0)
+}
+
 /// Pinning is not supported here.
 pub(crate) fn pin_current_thread(_cpu: usize) -> io::Result<()> {
     Err(io::Error::new(

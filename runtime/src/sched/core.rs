@@ -42,6 +42,7 @@ pub(crate) struct LocalStats {
     pub(crate) spin_nanos: Cell<u64>,
     pub(crate) spin_hits: Cell<u64>,
     pub(crate) spin_misses: Cell<u64>,
+    pub(crate) spin_preempted: Cell<u64>,
 }
 
 #[inline]
@@ -456,6 +457,7 @@ impl Core {
         m.spin_nanos.set(s.spin_nanos.get());
         m.spin_hits.set(s.spin_hits.get());
         m.spin_misses.set(s.spin_misses.get());
+        m.spin_preempted.set(s.spin_preempted.get());
         m.live_tasks.set(self.live_tasks() as u64);
     }
 }

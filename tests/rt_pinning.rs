@@ -1,0 +1,128 @@
+//! Where workers are pinned by default: only where the process's cores are
+//! its own (a cpuset narrower than the machine), never on cores it shares;
+//! `pin_workers` overrides either way.
+//!
+//! The default depends on the process's affinity mask, read once per
+//! process, so each case runs this test binary again as a child whose mask
+//! the parent sets, and reads back the cores its workers got.
+#![cfg(target_os = "linux")]
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use roost_runtime::Runtime;
+
+const CHILD: &str = "ROOST_PINNING_CHILD";
+
+/// In the child: builds a runtime of two workers (pinned as the child's
+/// variable says: `default`, `on`, `off`) and prints the cores they got.
+#[test]
+#[ignore = "run by the other tests of this file, in a child process"]
+fn child_reports_worker_cores() {
+    let Ok(mode) = std::env::var(CHILD) else { return };
+    let mut builder = Runtime::builder().worker_threads(2);
+    match mode.as_str() {
+        "on" => builder = builder.pin_workers(true),
+        "off" => builder = builder.pin_workers(false),
+        _ => {}
+    }
+    let rt = builder.build().unwrap();
+    let cores: Vec<String> = rt
+        .handle()
+        .metrics()
+        .workers
+        .iter()
+        .map(|w| w.core.map_or_else(|| "any".to_string(), |c| c.to_string()))
+        .collect();
+    println!("worker cores: {}", cores.join(","));
+}
+
+/// Runs the child with `mode`, its affinity mask set to `cores` (if any);
+/// returns the worker cores it printed.
+fn child(mode: &str, cores: Option<&[usize]>) -> String {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--ignored", "--exact", "child_reports_worker_cores", "--nocapture", "--test-threads=1"])
+        .env(CHILD, mode);
+    if let Some(cores) = cores {
+        // SAFETY: cpu_set_t is a plain bitmask; all-zero is valid.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        for &c in cores {
+            // SAFETY: the ids come from the kernel's own list, below CPU_SETSIZE.
+            unsafe { libc::CPU_SET(c, &mut set) };
+        }
+        // SAFETY: the closure only calls sched_setaffinity, which is
+        // async-signal-safe, on a set it owns.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    }
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+        .lines()
+        .find_map(|l| l.split_once("worker cores: ").map(|(_, cores)| cores.trim()))
+        .unwrap_or_else(|| panic!("no report from the child: {stdout}"))
+        .to_string()
+}
+
+fn cpu_list(path: &str) -> Vec<usize> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut cores = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => cores.extend(a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap()),
+            None => cores.push(part.parse().unwrap()),
+        }
+    }
+    cores
+}
+
+fn allowed() -> Vec<usize> {
+    // SAFETY: cpu_set_t is a plain bitmask; all-zero is valid.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the set outlives the call and its size is passed with it.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    assert_eq!(rc, 0);
+    // SAFETY: every index is below CPU_SETSIZE.
+    (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect()
+}
+
+#[test]
+fn a_process_given_a_cpuset_pins_its_workers_by_default() {
+    let allowed = allowed();
+    if allowed.len() < 2 && cpu_list("/sys/devices/system/cpu/online").len() < 2 {
+        eprintln!("skipped: one core, nothing to narrow the mask to");
+        return;
+    }
+    // One core out of those we may use: narrower than the machine.
+    let core = allowed[allowed.len() - 1];
+    assert_eq!(child("default", Some(&[core])), format!("{core},{core}"));
+    // Told not to, it does not.
+    assert_eq!(child("off", Some(&[core])), "any,any");
+}
+
+#[test]
+fn a_process_on_every_core_leaves_its_workers_to_the_scheduler_by_default() {
+    let online = cpu_list("/sys/devices/system/cpu/online");
+    let isolated = cpu_list("/sys/devices/system/cpu/isolated");
+    let mut allowed = allowed();
+    // Reset the mask to every online core (this test may itself run in a
+    // narrower one); an isolated core would make the cores the process's own.
+    if online.is_empty() || online.iter().any(|c| isolated.contains(c)) {
+        eprintln!("skipped: online cores unknown, or some are isolated");
+        return;
+    }
+    allowed.clone_from(&online);
+    assert_eq!(child("default", Some(&allowed)), "any,any");
+    // Asked to, it pins worker i to the i-th core.
+    let expected: Vec<String> = (0..2).map(|i| allowed[i % allowed.len()].to_string()).collect();
+    assert_eq!(child("on", Some(&allowed)), expected.join(","));
+}
