@@ -200,6 +200,23 @@ fn builder_run_propagates_a_panic_after_shutting_down() {
     );
 }
 
+/// `Builder::run` on shared cores gives the calling thread its scheduling
+/// policy back afterwards (worker 0 ran under `SCHED_BATCH` on it).
+#[cfg(target_os = "linux")]
+#[test]
+fn builder_run_gives_the_calling_thread_its_policy_back() {
+    // SAFETY: no arguments beyond the calling thread's pid 0.
+    let policy = || unsafe { libc::sched_getscheduler(0) } & !libc::SCHED_RESET_ON_FORK;
+    let before = policy();
+    let inside = roost_runtime::Builder::new()
+        .worker_threads(1)
+        .pin_workers(false)
+        .run(async move { policy() })
+        .unwrap();
+    assert_eq!(inside, libc::SCHED_BATCH);
+    assert_eq!(policy(), before);
+}
+
 /// A pinned `Builder::run` widens the caller's affinity back afterwards.
 #[cfg(target_os = "linux")]
 #[test]

@@ -208,3 +208,19 @@ fn blocking_threads_run_on_every_allowed_core() {
         .unwrap();
     assert_eq!(cores, (1, all), "worker pinned, blocking thread not");
 }
+
+/// A blocking-pool thread started by a worker under `SCHED_BATCH` goes back
+/// to the normal policy (a thread inherits its creator's).
+#[cfg(target_os = "linux")]
+#[test]
+fn blocking_threads_run_under_the_normal_policy() {
+    // SAFETY: no arguments beyond the calling thread's pid 0.
+    let policy = || unsafe { libc::sched_getscheduler(0) } & !libc::SCHED_RESET_ON_FORK;
+    let policies = Builder::new()
+        .worker_threads(1)
+        .pin_workers(false)
+        .sched_batch(true)
+        .run(async move { (policy(), roost_runtime::task::spawn_blocking(policy).await.unwrap()) })
+        .unwrap();
+    assert_eq!(policies, (libc::SCHED_BATCH, libc::SCHED_OTHER));
+}

@@ -1,6 +1,7 @@
 //! Where workers are pinned by default: only where the process's cores are
 //! its own (a cpuset narrower than the machine), never on cores it shares;
-//! `pin_workers` overrides either way.
+//! `pin_workers` overrides either way. Unpinned workers run under
+//! `SCHED_BATCH` by default, pinned ones do not; `sched_batch` overrides.
 //!
 //! The default depends on the process's affinity mask, read once per
 //! process, so each case runs this test binary again as a child whose mask
@@ -26,13 +27,17 @@ fn child_reports_worker_cores() {
         "off" => builder = builder.pin_workers(false),
         _ => {}
     }
+    if std::env::var("ROOST_PINNING_CHILD_BATCH").is_ok_and(|v| v == "0") {
+        builder = builder.sched_batch(false);
+    }
     let rt = builder.build().unwrap();
-    let cores: Vec<String> = rt
-        .handle()
-        .metrics()
-        .workers
+    let workers = rt.handle().metrics().workers;
+    let cores: Vec<String> = workers
         .iter()
-        .map(|w| w.core.map_or_else(|| "any".to_string(), |c| c.to_string()))
+        .map(|w| {
+            let core = w.core.map_or_else(|| "any".to_string(), |c| c.to_string());
+            format!("{core}{}", if w.sched_batch { "/batch" } else { "" })
+        })
         .collect();
     println!("worker cores: {}", cores.join(","));
 }
@@ -40,9 +45,21 @@ fn child_reports_worker_cores() {
 /// Runs the child with `mode`, its affinity mask set to `cores` (if any);
 /// returns the worker cores it printed.
 fn child(mode: &str, cores: Option<&[usize]>) -> String {
+    child_with(mode, cores, true)
+}
+
+/// As [`child`], with the default policy (`batch`) or `sched_batch(false)`.
+fn child_with(mode: &str, cores: Option<&[usize]>, batch: bool) -> String {
     let mut command = Command::new(std::env::current_exe().unwrap());
+    command.env("ROOST_PINNING_CHILD_BATCH", if batch { "default" } else { "0" });
     command
-        .args(["--ignored", "--exact", "child_reports_worker_cores", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "child_reports_worker_cores",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, mode);
     if let Some(cores) = cores {
         // SAFETY: cpu_set_t is a plain bitmask; all-zero is valid.
@@ -65,7 +82,11 @@ fn child(mode: &str, cores: Option<&[usize]>) -> String {
     }
     let out = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
         .lines()
         .find_map(|l| l.split_once("worker cores: ").map(|(_, cores)| cores.trim()))
@@ -92,7 +113,9 @@ fn allowed() -> Vec<usize> {
     let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
     assert_eq!(rc, 0);
     // SAFETY: every index is below CPU_SETSIZE.
-    (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect()
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect()
 }
 
 #[test]
@@ -105,8 +128,8 @@ fn a_process_given_a_cpuset_pins_its_workers_by_default() {
     // One core out of those we may use: narrower than the machine.
     let core = allowed[allowed.len() - 1];
     assert_eq!(child("default", Some(&[core])), format!("{core},{core}"));
-    // Told not to, it does not.
-    assert_eq!(child("off", Some(&[core])), "any,any");
+    // Told not to, it does not; unpinned, its workers run as a batch.
+    assert_eq!(child("off", Some(&[core])), "any/batch,any/batch");
 }
 
 #[test]
@@ -121,7 +144,8 @@ fn a_process_on_every_core_leaves_its_workers_to_the_scheduler_by_default() {
         return;
     }
     allowed.clone_from(&online);
-    assert_eq!(child("default", Some(&allowed)), "any,any");
+    assert_eq!(child("default", Some(&allowed)), "any/batch,any/batch");
+    assert_eq!(child_with("default", Some(&allowed), false), "any,any");
     // Asked to, it pins worker i to the i-th core.
     let expected: Vec<String> = (0..2).map(|i| allowed[i % allowed.len()].to_string()).collect();
     assert_eq!(child("on", Some(&allowed)), expected.join(","));

@@ -52,6 +52,8 @@ pub(crate) struct WorkerMetricsCells {
     pub(crate) uring_fallback: Counter,
     /// The core the worker is pinned to, plus one; 0 when not pinned.
     pub(crate) core: Counter,
+    /// 1 if the worker runs under `SCHED_BATCH`.
+    pub(crate) sched_batch: Counter,
 }
 
 impl WorkerMetricsCells {
@@ -131,6 +133,9 @@ pub struct WorkerMetrics {
     /// The core the worker's thread is pinned to, or `None` where it is left
     /// to the scheduler (see `Builder::pin_workers` for the default).
     pub core: Option<usize>,
+    /// Whether the worker's thread runs under Linux's `SCHED_BATCH` policy
+    /// (see `Builder::sched_batch`).
+    pub sched_batch: bool,
     /// The worker's arena, once it is installed.
     pub arena: Option<ArenaStats>,
 }
@@ -168,6 +173,7 @@ impl WorkerMetrics {
             driver: Driver::from_code(cells.driver.get()),
             uring_fallback: cells.uring_fallback.get() != 0,
             core: cells.core.get().checked_sub(1).map(|c| c as usize),
+            sched_batch: cells.sched_batch.get() != 0,
             arena,
         }
     }

@@ -45,7 +45,7 @@ use crate::loom::thread;
 use crate::runtime::{CANCELLING, DRAINING};
 use crate::sched::core::Core;
 use crate::sched::WorkerShared;
-use crate::sys::affinity;
+use crate::sys::{affinity, sched};
 
 /// The token of each worker's `mio::Waker`.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -69,6 +69,8 @@ pub(crate) struct WorkerConfig {
     pub(crate) name: String,
     /// The core to pin to, if pinning.
     pub(crate) core: Option<usize>,
+    /// Run under `SCHED_BATCH` (see `sys/sched.rs`).
+    pub(crate) sched_batch: bool,
     pub(crate) arena: ArenaConfig,
     pub(crate) on_start: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
     pub(crate) on_stop: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
@@ -105,6 +107,10 @@ fn start(config: &WorkerConfig, shared: &Arc<WorkerShared>) -> io::Result<()> {
         affinity::pin_current_thread(core)?;
     }
     shared.metrics.set_core(config.core);
+    // A policy the system refuses (seccomp) leaves the normal one: the
+    // worker runs, and its metrics say so.
+    let batch = config.sched_batch && sched::set_batch(true).is_ok();
+    shared.metrics.sched_batch.set(u64::from(batch));
     let notify_target = shared.clone();
     let arena = config
         .arena

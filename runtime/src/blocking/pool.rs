@@ -122,6 +122,11 @@ impl BlockingPool {
         // Made by whichever worker submitted first, it would inherit that
         // worker's pinning; it serves every worker.
         let _ = crate::sys::affinity::unpin_current_thread();
+        // ...and its scheduling policy (`sys/sched.rs`): blocking work is
+        // not the worker's batch.
+        if crate::sys::sched::is_batch() {
+            let _ = crate::sys::sched::set_batch(false);
+        }
         let mut state = self.lock();
         loop {
             if let Some(job) = state.queue.pop_front() {

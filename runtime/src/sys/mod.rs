@@ -7,6 +7,7 @@
 pub(crate) mod affinity;
 #[cfg(target_os = "linux")]
 pub(crate) mod eventfd;
+pub(crate) mod sched;
 
 /// Calls a libc function and turns a `-1` return into
 /// `io::Error::last_os_error()`: the one such helper of the workspace
