@@ -290,9 +290,10 @@ impl Builder {
     }
 
     /// Whether worker threads run under Linux's `SCHED_BATCH` scheduling
-    /// policy. **Default: on where the workers are not pinned** (cores the
-    /// process shares; see [`pin_workers`](Self::pin_workers)), off where
-    /// they are.
+    /// policy. **Default: on where a worker shares its core**: where the
+    /// workers are not pinned (cores the process shares; see
+    /// [`pin_workers`](Self::pin_workers)), or where there are more workers
+    /// than cores; off where each worker is pinned to a core of its own.
     ///
     /// A worker under `SCHED_BATCH` that wakes up does not preempt the
     /// thread running on its core: it takes an idle core if there is one (the
@@ -307,8 +308,8 @@ impl Builder {
     /// work: a worker waits for the running thread's slice (a few
     /// milliseconds at most) instead of preempting it. Turn it off where a
     /// latency-critical server shares its cores with CPU-bound batch work;
-    /// on cores the process owns it changes nothing (nothing else runs
-    /// there), so it stays off.
+    /// on cores the process owns, one worker each, nothing else runs there
+    /// to preempt, so it stays off.
     ///
     /// Threads a worker starts inherit the policy, as Linux does for any
     /// thread, except the blocking pool's, which go back to the normal one.
@@ -572,7 +573,9 @@ impl Builder {
         }
         let n = self.workers.unwrap_or(cores.len());
         let pin = self.pin.unwrap_or_else(affinity::cores_are_dedicated);
-        let sched_batch = self.sched_batch.unwrap_or(!pin);
+        // A worker shares its core when it is not pinned, or when there
+        // are more workers than cores (pinning then wraps around).
+        let sched_batch = self.sched_batch.unwrap_or(!pin || n > cores.len());
         let mut polls = Vec::with_capacity(n);
         let mut shared = Vec::with_capacity(n);
         for index in 0..n {
