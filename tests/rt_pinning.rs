@@ -127,7 +127,9 @@ fn a_process_given_a_cpuset_pins_its_workers_by_default() {
     }
     // One core out of those we may use: narrower than the machine.
     let core = allowed[allowed.len() - 1];
-    assert_eq!(child("default", Some(&[core])), format!("{core},{core}"));
+    // Two workers on one core share it: each runs as a batch.
+    assert_eq!(child("default", Some(&[core])), format!("{core}/batch,{core}/batch"));
+    assert_eq!(child_with("default", Some(&[core]), false), format!("{core},{core}"));
     // Told not to, it does not; unpinned, its workers run as a batch.
     assert_eq!(child("off", Some(&[core])), "any/batch,any/batch");
 }
