@@ -311,3 +311,31 @@ async fn an_idle_keep_alive_connection_is_closed_by_the_header_timeout() {
     .await;
     assert_eq!(server.shutdown(Duration::from_secs(60)).await.forced, 0);
 }
+
+/// The header timer is one per connection, lent to hyper at each request
+/// head (no allocation per request): after several requests on one
+/// keep-alive connection it still closes one that stops halfway through a
+/// head.
+#[roost::test(worker_threads = 1)]
+async fn the_header_timeout_still_holds_after_requests_on_a_kept_alive_connection() {
+    let builder = Server::builder().header_read_timeout(Duration::from_millis(200));
+    let server = http::start(builder, Controls::new(1)).await;
+    let addr = server.local_addr();
+    blocking(move || {
+        let stream = raw_client(addr);
+        let mut reader = BufReader::new(stream);
+        for _ in 0..3 {
+            reader
+                .get_mut()
+                .write_all(b"GET / HTTP/1.1\r\nhost: roost\r\n\r\n")
+                .unwrap();
+            let res = read_response(&mut reader).unwrap().expect("a response");
+            assert_eq!((res.status, res.body.as_slice()), (200, &b"Hello, world!"[..]));
+        }
+        reader.get_mut().write_all(b"GET / HTTP/1.1\r\nhost: ro").unwrap();
+        assert!(read_until_closed(&mut reader).is_empty());
+    })
+    .await;
+    net::eventually("the connection is gone", || server.connections() == 0);
+    assert_eq!(server.shutdown(Duration::from_secs(60)).await.forced, 0);
+}

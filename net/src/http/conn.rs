@@ -29,7 +29,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::error::Error as StdError;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
@@ -46,6 +46,7 @@ use hyper_util::server::conn::auto;
 use slab::Slab;
 use tokio::sync::watch;
 
+use super::header_timer::HeaderSlot;
 use super::service::Limit;
 use super::Body;
 use crate::hyper::RoostExecutor;
@@ -265,6 +266,9 @@ where
         inner: worker.service.clone(),
         max_body: worker.max_body,
     };
+    // hyper's header read timer lives in the slot, entered around each
+    // poll of the connection (`header_timer.rs`).
+    let slot = HeaderSlot::new();
     let mut conn = pin!(worker.builder.serve_connection(io, service));
     let mut detect_timer = worker.header_read_timeout;
     let mut deadline = pin!(roost_runtime::time::sleep(detect_timer.unwrap_or(Duration::MAX)));
@@ -273,14 +277,14 @@ where
             biased;
             // Errors (a bad request line, a reset) end this connection only;
             // hyper has already answered what deserved an answer.
-            _ = conn.as_mut() => return,
+            _ = poll_fn(|cx| slot.enter(|| conn.as_mut().poll(cx))) => return,
             now = poll_fn(|cx| phase.poll_past(cx, seen)) => {
                 seen = now;
                 if now == Phase::Closing {
                     shared.forced.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
-                conn.as_mut().graceful_shutdown();
+                slot.enter(|| conn.as_mut().graceful_shutdown());
             }
             _ = deadline.as_mut(), if detect_timer.is_some() => {
                 if !decided.get() {

@@ -66,6 +66,7 @@
 
 mod body;
 mod conn;
+mod header_timer;
 mod service;
 
 use std::error::Error as StdError;
@@ -194,7 +195,7 @@ impl Builder {
         let mut builder = auto::Builder::new(RoostExecutor);
         builder
             .http1()
-            .timer(RoostTimer)
+            .timer(header_timer::HeaderTimer)
             .keep_alive(true)
             .header_read_timeout(self.header_read_timeout)
             .max_buf_size(self.max_header_size);
