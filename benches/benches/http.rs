@@ -47,18 +47,23 @@
 //! The targets: roost at least 1.1x the best tokio on both
 //! lines, with p99 no worse than 1.5x.
 //!
-//! The load client runs on the same cores as the servers and costs about as
-//! much CPU per request as they do; on a small shared machine the medians
-//! move by several percent from run to run (interleaving keeps the
-//! comparison fair, not the machine quiet).
+//! The run measures two placements (`roost_benches::settings::Placement`):
+//! first **isolated cores**, as deployed (the load client alone on the last
+//! core, every server on the others, one worker or thread per server core;
+//! tokio-ct's threads pinned where roost's workers are), then, in a second
+//! process of the same binary, **shared cores** (client and servers on
+//! every core). The load client costs about as much CPU per request as the
+//! servers; on a small machine the medians move by several percent from run
+//! to run (interleaving keeps the comparison fair, not the machine quiet).
 //!
 //! `cargo bench --bench http` is the full mode (2 s runs, 9 rounds);
 //! `-- --quick` is the short one (0.4 s runs, 5 rounds; under a minute).
 //!
-//! Knobs (environment): `ROOST_HTTP_WORKERS` (server workers or threads per
-//! runtime, default every allowed core; fewer than the cores pins the client
-//! to the last core), `ROOST_HTTP_PIN=0` (roost workers and tokio-ct threads
-//! unpinned), `ROOST_HTTP_SPIN=<us>` (roost's spin before park),
+//! Knobs (environment): `ROOST_BENCH_PLACEMENT=isolated|shared` (only that
+//! placement), `ROOST_HTTP_WORKERS` (server workers or threads per runtime,
+//! default one per server core), `ROOST_HTTP_PIN=0|1` (roost's workers, and
+//! so tokio-ct's threads, unpinned or pinned instead of the runtime's
+//! default), `ROOST_HTTP_SPIN=<us>` (roost's spin before park),
 //! `ROOST_HTTP_TIMER=1` (`roost-raw` and the tokio servers get their
 //! runtime's hyper timer too, so hyper arms its 30 s header read timeout
 //! per request as `roost` does: `RoostTimer` and hyper-util's

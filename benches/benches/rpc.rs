@@ -2,6 +2,16 @@
 //! responses, 64 connections, one load client shared by every server in the
 //! same run.
 //!
+//! Placement (`roost_benches::settings::Placement`): first with **isolated
+//! cores**, as deployed (the client alone on the last core, every server's
+//! threads on the others; each runtime gets one worker per server core,
+//! tokio-mt as many threads), then, in a second process of the same
+//! binary, with **shared cores** (client and servers on every core, one
+//! worker per core). `cross-core` and `sharded` need two workers: where the
+//! servers have a single core they run two on it (roost's then run under
+//! `SCHED_BATCH`, as any roost runtime with more workers than cores), and
+//! the first line says so.
+//!
 //! Servers, all answering each length-prefixed request frame with the same
 //! bytes:
 //!
@@ -37,9 +47,10 @@
 //! `cargo bench --bench rpc` runs criterion groups and then interleaved runs
 //! whose medians make the summary; `-- --quick` is the short mode.
 //!
-//! Knobs (environment): `ROOST_RPC_WORKERS` (server workers per runtime;
-//! fewer than the cores pins the client to the last core),
-//! `ROOST_RPC_PIN=0` (roost workers unpinned), `ROOST_RPC_SPIN=<us>`
+//! Knobs (environment): `ROOST_BENCH_PLACEMENT=isolated|shared` (only that
+//! placement), `ROOST_RPC_WORKERS` (server workers per runtime, instead of
+//! one per server core), `ROOST_RPC_PIN=0|1` (roost workers unpinned or
+//! pinned, instead of the runtime's default), `ROOST_RPC_SPIN=<us>`
 //! (roost's longest spin before park), `ROOST_RPC_BUSY_POLL=<us>` (roost
 //! busy-polls this long instead), `ROOST_RPC_ONLY=name,name` (only those
 //! servers), `ROOST_RPC_CROSS=0` (skip the cross-core case),

@@ -16,7 +16,7 @@
 //! | option | value | `main` default | `test` default |
 //! | --- | --- | --- | --- |
 //! | `worker_threads` | an integer literal, at least 1 | one per core the process may use | 1 |
-//! | `pin_workers` | `true` or `false` | `true` (worker `i` on the `i`-th core) | `false` |
+//! | `pin_workers` | `true` or `false` | the runtime's: pinned (worker `i` on the `i`-th core) only where the process's cores are its own, see `Builder::pin_workers` | `false` |
 //! | `flavor` | `"multi_thread"` (one worker per core unless `worker_threads` says otherwise) or `"current_thread"` (one worker), as tokio's | | |
 //! | `crate` | the path of the roost crate in a string, for a renamed dependency | `"::roost"` | `"::roost"` |
 //!

@@ -3,7 +3,10 @@
 //!
 //! # Model
 //!
-//! - One worker thread per core, pinned, never stealing. Each worker owns a
+//! - One worker thread per core, never stealing; pinned to its core where the
+//!   process's cores are its own, and otherwise left to the scheduler under
+//!   `SCHED_BATCH` ([`Builder::pin_workers`], [`Builder::sched_batch`]).
+//!   Each worker owns a
 //!   mio `Poll` or, on Linux if asked for, an io_uring ring (its reactor:
 //!   see [`io::Driver`]), a run queue, a slab of tasks, a timer wheel and
 //!   its arena ([`roost_alloc::Arena`], drained every tick).
