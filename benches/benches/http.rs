@@ -525,10 +525,7 @@ fn print_summary(label: &str, results: &[Runs], placement: &Placement) {
     let [roost_user, mt_user, ct_user] = SERVERS.map(|name| stat(name, user));
     let client = stat(best, RunResult::client_cpu_us_per_round_trip);
     let kernel = stat(best, RunResult::server_kernel_us_per_round_trip);
-    let ceiling = match placement {
-        Placement::Shared { cores } => cores.len() as f64 * 1e6 / (client + kernel),
-        Placement::Isolated { servers, .. } => (1e6 / client).min(servers.len() as f64 * 1e6 / kernel),
-    };
+    let ceiling = placement.ceiling(client, kernel);
     println!(
         "{label} server user-space CPU us/req: roost {roost_user:.2} | tokio-mt {mt_user:.2} | tokio-ct {ct_user:.2}; ceiling with free server user space: {ceiling:.0} requests/s = {:.2}x best tokio",
         ceiling / best_rps

@@ -103,19 +103,6 @@ fn workers(placement: &Placement) -> usize {
 /// The rr servers, in the order of the summary lines.
 const RR_SERVERS: [&str; 4] = ["roost", "roost-noarena", "tokio-mt", "tokio-ct"];
 
-/// What the host leaves to win: each round trip costs the client its CPU
-/// and the server at least its kernel time (two socket calls on loopback,
-/// which every epoll server pays alike). With a server whose user space
-/// cost nothing, throughput could not pass this many round trips/s: on
-/// shared cores both costs come out of every core; isolated, the client's
-/// core and the servers' cores each set a limit.
-fn ceiling(placement: &Placement, client_us: f64, server_kernel_us: f64) -> f64 {
-    match placement {
-        Placement::Shared { cores } => cores.len() as f64 * 1e6 / (client_us + server_kernel_us),
-        Placement::Isolated { servers, .. } => (1e6 / client_us).min(servers.len() as f64 * 1e6 / server_kernel_us),
-    }
-}
-
 /// The plain roost servers: with the arena and without.
 fn start_roost(rt: &Runtime) -> io::Result<[SocketAddr; 2]> {
     let arena = rt.block_on(rpc::start(rt.handle(), localhost(), ListenOptions::new()))?;
@@ -522,7 +509,10 @@ fn main() {
     let server_kernel = rr_line.get("roost", kernel).min(rr_line.get("tokio-mt", kernel));
     let client_us = rr_line.get("roost", client).min(rr_line.get("tokio-mt", client));
     if server_kernel.is_finite() && client_us.is_finite() {
-        let best = ceiling(&placement, client_us, server_kernel);
+        // Each round trip costs the client its CPU and the server at least
+        // its kernel time (two socket calls on loopback, which every epoll
+        // server pays alike).
+        let best = placement.ceiling(client_us, server_kernel);
         summary_line(
             place,
             "ceiling for a server with free user space",

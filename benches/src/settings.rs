@@ -126,6 +126,18 @@ impl Placement {
         matches!(self, Placement::Shared { .. })
     }
 
+    /// The most operations per second the host leaves a server whose user
+    /// space cost nothing, when each operation costs the client `client_us`
+    /// of CPU and the server `server_us` (its kernel time): on shared cores
+    /// both come out of every core; isolated, the client's core and the
+    /// servers' cores each set a limit.
+    pub fn ceiling(&self, client_us: f64, server_us: f64) -> f64 {
+        match self {
+            Placement::Shared { cores } => cores.len() as f64 * 1e6 / (client_us + server_us),
+            Placement::Isolated { servers, .. } => (1e6 / client_us).min(servers.len() as f64 * 1e6 / server_us),
+        }
+    }
+
     /// A phrase for the first line of a run: where the client and the
     /// servers are.
     pub fn describe(&self) -> String {
