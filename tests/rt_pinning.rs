@@ -50,8 +50,15 @@ fn child(mode: &str, cores: Option<&[usize]>) -> String {
 
 /// As [`child`], with the default policy (`batch`) or `sched_batch(false)`.
 fn child_with(mode: &str, cores: Option<&[usize]>, batch: bool) -> String {
+    child_env(mode, cores, if batch { "default" } else { "0" }, &[])
+}
+
+/// As [`child`], with extra environment variables.
+fn child_env(mode: &str, cores: Option<&[usize]>, batch: &str, vars: &[(&str, &str)]) -> String {
     let mut command = Command::new(std::env::current_exe().unwrap());
-    command.env("ROOST_PINNING_CHILD_BATCH", if batch { "default" } else { "0" });
+    command
+        .env("ROOST_PINNING_CHILD_BATCH", batch)
+        .envs(vars.iter().copied());
     command
         .args([
             "--ignored",
@@ -151,4 +158,61 @@ fn a_process_on_every_core_leaves_its_workers_to_the_scheduler_by_default() {
     // Asked to, it pins worker i to the i-th core.
     let expected: Vec<String> = (0..2).map(|i| allowed[i % allowed.len()].to_string()).collect();
     assert_eq!(child("on", Some(&allowed)), expected.join(","));
+}
+
+#[test]
+fn the_environment_overrides_the_defaults_and_the_builder_overrides_it() {
+    let allowed = allowed();
+    let first = allowed[0];
+    // Every allowed core, whatever the machine: pinned only when told.
+    let pinned = child_env(
+        "default",
+        Some(&allowed),
+        "default",
+        &[("ROOST_PIN_WORKERS", "1"), ("ROOST_SCHED_BATCH", "1")],
+    );
+    let expected: Vec<String> = (0..2)
+        .map(|i| format!("{}/batch", allowed[i % allowed.len()]))
+        .collect();
+    assert_eq!(pinned, expected.join(","));
+    // One core: pinned by default; the variables say otherwise.
+    assert_eq!(
+        child_env(
+            "default",
+            Some(&[first]),
+            "default",
+            &[("ROOST_PIN_WORKERS", "0"), ("ROOST_SCHED_BATCH", "0")]
+        ),
+        "any,any"
+    );
+    // The builder wins over the variable.
+    assert_eq!(
+        child_env(
+            "on",
+            Some(&[first]),
+            "default",
+            &[("ROOST_PIN_WORKERS", "0"), ("ROOST_SCHED_BATCH", "0")]
+        ),
+        format!("{first},{first}")
+    );
+}
+
+#[test]
+fn a_bad_value_in_the_environment_fails_the_build() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_reports_worker_cores",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "default")
+        .env("ROOST_PIN_WORKERS", "yes")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ROOST_PIN_WORKERS=yes: expected 1 or 0"), "{stderr}");
+    assert!(stderr.contains("InvalidInput"), "{stderr}");
 }

@@ -88,6 +88,33 @@ impl fmt::Debug for Builder {
     }
 }
 
+/// Overrides the default of [`Builder::pin_workers`] for any roost program.
+const PIN_ENV: &str = "ROOST_PIN_WORKERS";
+/// Overrides the default of [`Builder::sched_batch`] for any roost program.
+const SCHED_BATCH_ENV: &str = "ROOST_SCHED_BATCH";
+
+/// `1` or `0` in the variable `name`: `Some(true)` or `Some(false)`; unset or
+/// empty: `None`.
+///
+/// # Errors
+///
+/// `InvalidInput` for any other value.
+fn bool_from_env(name: &str) -> io::Result<Option<bool>> {
+    match std::env::var(name).as_deref() {
+        Ok("1") => Ok(Some(true)),
+        Ok("0") => Ok(Some(false)),
+        Ok("") | Err(std::env::VarError::NotPresent) => Ok(None),
+        Ok(other) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name}={other}: expected 1 or 0"),
+        )),
+        Err(std::env::VarError::NotUnicode(_)) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name} is not valid UTF-8 (expected 1 or 0)"),
+        )),
+    }
+}
+
 /// Buffers per provided-buffer ring by default (see `Builder::uring_buffers`).
 const DEFAULT_URING_BUFFERS: u16 = 256;
 /// The zero-copy threshold by default (see `Builder::uring_zero_copy_above`).
@@ -271,6 +298,9 @@ impl Builder {
     /// load client that cost roost a quarter of its throughput and raised its
     /// p99 latency six-fold (issue #17's note has the figures).
     ///
+    /// Without this call, the environment variable `ROOST_PIN_WORKERS` (`1`
+    /// or `0`) decides before the mask does, for any roost program.
+    ///
     /// `pin_workers(true)` pins whatever the mask: choose it on a machine
     /// whose cores the server owns even though nothing says so (a dedicated
     /// host, a VM of its own), where a worker that never moves keeps its
@@ -310,6 +340,9 @@ impl Builder {
     /// latency-critical server shares its cores with CPU-bound batch work;
     /// on cores the process owns, one worker each, nothing else runs there
     /// to preempt, so it stays off.
+    ///
+    /// Without this call, the environment variable `ROOST_SCHED_BATCH` (`1`
+    /// or `0`) decides before the placement does, for any roost program.
     ///
     /// Threads a worker starts inherit the policy, as Linux does for any
     /// thread, except the blocking pool's, which go back to the normal one.
@@ -466,7 +499,9 @@ impl Builder {
     ///
     /// Creating a `Poll` or a thread failed, pinning failed, or a worker
     /// could not install its arena; already started workers are stopped.
-    /// `InvalidInput` if `ROOST_DRIVER` names no driver.
+    /// `InvalidInput` if `ROOST_DRIVER` names no driver, or
+    /// `ROOST_PIN_WORKERS` or `ROOST_SCHED_BATCH` is set to anything but `1`
+    /// or `0`.
     pub fn build(self) -> io::Result<Runtime> {
         self.build_hosting(false).map(|(rt, _)| rt)
     }
@@ -572,10 +607,16 @@ impl Builder {
             crate::compat::start();
         }
         let n = self.workers.unwrap_or(cores.len());
-        let pin = self.pin.unwrap_or_else(affinity::cores_are_dedicated);
+        let pin = match self.pin {
+            Some(pin) => pin,
+            None => bool_from_env(PIN_ENV)?.unwrap_or_else(affinity::cores_are_dedicated),
+        };
         // A worker shares its core when it is not pinned, or when there
         // are more workers than cores (pinning then wraps around).
-        let sched_batch = self.sched_batch.unwrap_or(!pin || n > cores.len());
+        let sched_batch = match self.sched_batch {
+            Some(batch) => batch,
+            None => bool_from_env(SCHED_BATCH_ENV)?.unwrap_or(!pin || n > cores.len()),
+        };
         let mut polls = Vec::with_capacity(n);
         let mut shared = Vec::with_capacity(n);
         for index in 0..n {
