@@ -107,7 +107,7 @@ use roost_benches::counting_alloc::CountingAlloc;
 use roost_benches::h2_client::H2Client;
 use roost_benches::http1_client::Http1Client;
 use roost_benches::hyper_client::HyperHttp1Client;
-use roost_benches::interleave::{interleaved, median_of, print_costs, Runs, Stat};
+use roost_benches::interleave::{interleaved, median_of, print_costs, summary_line, Runs, Stat, Summary};
 use roost_benches::rpc_client::RunResult;
 use roost_benches::settings::{is_second_run, localhost, run_shared_too, workers_from_env, Placement, Settings};
 
@@ -495,39 +495,44 @@ fn print_table(title: &str, results: &[Runs]) {
 }
 
 fn print_summary(label: &str, results: &[Runs], placement: &Placement) {
-    let stat = |name: &str, f: Stat| median_of(results, name, f);
-    let [roost, mt, ct] = SERVERS.map(|name| stat(name, RunResult::throughput));
-    // The best tokio server is the one with more requests/s (NaN-safe: a
-    // server left out loses).
-    let best = if ct > mt || mt.is_nan() { "tokio-ct" } else { "tokio-mt" };
-    let best_rps = stat(best, RunResult::throughput);
-    println!(
-        "{label}: roost {roost:.0} | tokio-mt {mt:.0} | tokio-ct {ct:.0} | vs best tokio {:.2}x",
-        roost / best_rps
-    );
-    let p99 = |r: &RunResult| r.latency_us(0.99);
-    let [roost_p99, mt_p99, ct_p99] = SERVERS.map(|name| stat(name, p99));
-    println!(
-        "{label} p99 us: roost {roost_p99:.0} | tokio-mt {mt_p99:.0} | tokio-ct {ct_p99:.0} | vs best tokio ({best}) {:.2}x, vs lowest tokio p99 {:.2}x",
-        roost_p99 / stat(best, p99),
-        roost_p99 / mt_p99.min(ct_p99)
-    );
+    let sum = Summary::new(results);
+    let rps = RunResult::throughput as Stat;
+    // The best tokio server is the one with more requests/s (a server left
+    // out loses).
+    let tokio: Vec<&str> = ["tokio-mt", "tokio-ct"].into_iter().filter(|n| sum.has(n)).collect();
+    let best = tokio
+        .iter()
+        .copied()
+        .max_by(|a, b| sum.get(a, rps).total_cmp(&sum.get(b, rps)));
+    let best_label = best.map(|b| format!("vs best tokio ({b})")).unwrap_or_default();
+    let mut line = sum.values(&SERVERS, rps, 0);
+    line.push(sum.ratio("roost", "vs best tokio", &tokio, rps));
+    summary_line(label, "requests/s", line);
+    let p99 = (|r: &RunResult| r.latency_us(0.99)) as Stat;
+    let mut line = sum.values(&SERVERS, p99, 0);
+    if let Some(best) = best {
+        line.push(sum.inverse_ratio("roost", &best_label, best, p99));
+    }
+    summary_line(label, "p99 us", line);
     let cpu = RunResult::server_cpu_us_per_round_trip as Stat;
-    let [roost_cpu, mt_cpu, ct_cpu] = SERVERS.map(|name| stat(name, cpu));
-    println!(
-        "{label} server CPU us/req: roost {roost_cpu:.2} | tokio-mt {mt_cpu:.2} | tokio-ct {ct_cpu:.2} | best tokio/roost {:.2}x; client CPU us/req {:.2}",
-        stat(best, cpu) / roost_cpu,
-        stat("roost", RunResult::client_cpu_us_per_round_trip)
+    let mut line = sum.values(&SERVERS, cpu, 2);
+    line.push(
+        sum.value("roost", RunResult::client_cpu_us_per_round_trip, 2)
+            .replace("roost", "client CPU us/req"),
     );
+    summary_line(label, "server CPU us/req", line);
     // What a runtime can change is the servers' user space; the kernel's
     // TCP work and the client's CPU are paid alike by every server.
-    let user = |r: &RunResult| r.server_cpu_us_per_round_trip() - r.server_kernel_us_per_round_trip();
-    let [roost_user, mt_user, ct_user] = SERVERS.map(|name| stat(name, user));
-    let client = stat(best, RunResult::client_cpu_us_per_round_trip);
-    let kernel = stat(best, RunResult::server_kernel_us_per_round_trip);
-    let ceiling = placement.ceiling(client, kernel);
-    println!(
-        "{label} server user-space CPU us/req: roost {roost_user:.2} | tokio-mt {mt_user:.2} | tokio-ct {ct_user:.2}; ceiling with free server user space: {ceiling:.0} requests/s = {:.2}x best tokio",
-        ceiling / best_rps
-    );
+    let user = (|r: &RunResult| r.server_cpu_us_per_round_trip() - r.server_kernel_us_per_round_trip()) as Stat;
+    let mut line = sum.values(&SERVERS, user, 2);
+    if let Some(best) = best {
+        let client = sum.get(best, RunResult::client_cpu_us_per_round_trip);
+        let kernel = sum.get(best, RunResult::server_kernel_us_per_round_trip);
+        let ceiling = placement.ceiling(client, kernel);
+        line.push(format!(
+            "ceiling with free server user space: {ceiling:.0} requests/s = {:.2}x best tokio",
+            ceiling / sum.get(best, rps)
+        ));
+    }
+    summary_line(label, "server user-space CPU us/req", line);
 }

@@ -77,7 +77,7 @@ use roost::net::{serve, BufferSource, ListenOptions, TcpStream};
 use roost::runtime::{Driver, Runtime};
 use roost_benches::counters::{register_current_thread, Counters};
 use roost_benches::counting_alloc::CountingAlloc;
-use roost_benches::interleave::{interleaved, median_of, print_costs, Runs, Stat};
+use roost_benches::interleave::{interleaved, median_of, print_costs, summary_line, Runs, Stat, Summary};
 use roost_benches::rpc_client::{RpcClient, RunResult};
 use roost_benches::samples::median;
 use roost_benches::settings::{is_second_run, localhost, run_shared_too, workers_from_env, Placement, Settings};
@@ -513,14 +513,11 @@ fn main() {
         // its kernel time (two socket calls on loopback, which every epoll
         // server pays alike).
         let best = placement.ceiling(client_us, server_kernel);
-        summary_line(
-            place,
-            "ceiling for a server with free user space",
-            vec![format!(
-                "{best:.0} round trips/s = {:.2}x tokio-mt's median",
-                best / rr_line.get("tokio-mt", tps)
-            )],
-        );
+        let mut line = vec![format!("{best:.0} round trips/s")];
+        if rr_line.has("tokio-mt") {
+            line.push(format!("{:.2}x tokio-mt's median", best / rr_line.get("tokio-mt", tps)));
+        }
+        summary_line(place, "ceiling for a server with free user space", line);
     }
     let cross_line = Summary::new(&cross_results);
     let mut line = cross_line.values(&["roost", "roost-noarena", "roost-uring"], tps, 0);
@@ -567,69 +564,6 @@ fn main() {
         print_workers("roost-uring-pair", b);
     }
     run_shared_too();
-}
-
-/// `<place>: <label>: a | b | c`, or nothing if every part is empty.
-fn summary_line(place: &str, label: &str, parts: Vec<String>) {
-    let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
-    if !parts.is_empty() {
-        println!("{place}: {label}: {}", parts.join(" | "));
-    }
-}
-
-/// Medians of a case's servers, for summary lines that name only the
-/// servers present (`ROOST_RPC_ONLY` may leave some out).
-struct Summary<'a> {
-    results: &'a [Runs],
-}
-
-impl<'a> Summary<'a> {
-    fn new(results: &'a [Runs]) -> Self {
-        Self { results }
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.results.iter().any(|r| r.name == name)
-    }
-
-    /// NaN for a server left out.
-    fn get(&self, name: &str, stat: Stat) -> f64 {
-        median_of(self.results, name, stat)
-    }
-
-    /// `name <value>`, or empty if `name` is left out.
-    fn value(&self, name: &str, stat: Stat, decimals: usize) -> String {
-        if self.has(name) {
-            format!("{name} {:.decimals$}", self.get(name, stat))
-        } else {
-            String::new()
-        }
-    }
-
-    fn values(&self, names: &[&str], stat: Stat, decimals: usize) -> Vec<String> {
-        names.iter().map(|n| self.value(n, stat, decimals)).collect()
-    }
-
-    /// `label <x.xx>x`: `name`'s figure over the largest of `against`'s
-    /// present ones; empty if `name` or all of `against` are left out.
-    fn ratio(&self, name: &str, label: &str, against: &[&str], stat: Stat) -> String {
-        let best = against
-            .iter()
-            .filter(|a| self.has(a))
-            .map(|a| self.get(a, stat))
-            .fold(f64::NAN, f64::max);
-        if self.has(name) && best.is_finite() {
-            format!("{label} {:.2}x", self.get(name, stat) / best)
-        } else {
-            String::new()
-        }
-    }
-
-    /// `label <x.xx>x`: `name`'s figure over `against`'s, for figures where
-    /// lower is better (latency): below 1 is better.
-    fn inverse_ratio(&self, name: &str, label: &str, against: &str, stat: Stat) -> String {
-        self.ratio(name, label, &[against], stat)
-    }
 }
 
 /// One line per worker of `rt`: its loop's counters and its arena's (with

@@ -88,3 +88,70 @@ pub fn print_costs(label: &str, op: &str, results: &[Runs]) {
     let costs: Vec<(&str, Costs)> = results.iter().map(|r| (r.name, Costs::median(&r.costs))).collect();
     println!("{}", costs_line(label, op, &costs));
 }
+
+/// `<place>: <label>: a | b | c`, or nothing if every part is empty.
+pub fn summary_line(place: &str, label: &str, parts: Vec<String>) {
+    let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+    if !parts.is_empty() {
+        println!("{place}: {label}: {}", parts.join(" | "));
+    }
+}
+
+/// Medians of a case's servers, for summary lines that name only the
+/// servers present (`ROOST_RPC_ONLY` or `ROOST_HTTP_ONLY` may leave some
+/// out): no `NaN` in a line.
+pub struct Summary<'a> {
+    results: &'a [Runs],
+}
+
+impl<'a> Summary<'a> {
+    /// The summary of a case's results.
+    pub fn new(results: &'a [Runs]) -> Self {
+        Self { results }
+    }
+
+    /// Whether `name` ran in this case.
+    pub fn has(&self, name: &str) -> bool {
+        self.results.iter().any(|r| r.name == name)
+    }
+
+    /// The median of `stat` over `name`'s runs; NaN for a server left out.
+    pub fn get(&self, name: &str, stat: Stat) -> f64 {
+        median_of(self.results, name, stat)
+    }
+
+    /// `name <value>`, or empty if `name` is left out.
+    pub fn value(&self, name: &str, stat: Stat, decimals: usize) -> String {
+        if self.has(name) {
+            format!("{name} {:.decimals$}", self.get(name, stat))
+        } else {
+            String::new()
+        }
+    }
+
+    /// [`value`](Self::value) of each of `names`.
+    pub fn values(&self, names: &[&str], stat: Stat, decimals: usize) -> Vec<String> {
+        names.iter().map(|n| self.value(n, stat, decimals)).collect()
+    }
+
+    /// `label <x.xx>x`: `name`'s figure over the largest of `against`'s
+    /// present ones; empty if `name` or all of `against` are left out.
+    pub fn ratio(&self, name: &str, label: &str, against: &[&str], stat: Stat) -> String {
+        let best = against
+            .iter()
+            .filter(|a| self.has(a))
+            .map(|a| self.get(a, stat))
+            .fold(f64::NAN, f64::max);
+        if self.has(name) && best.is_finite() {
+            format!("{label} {:.2}x", self.get(name, stat) / best)
+        } else {
+            String::new()
+        }
+    }
+
+    /// `label <x.xx>x`: `name`'s figure over `against`'s, for figures where
+    /// lower is better (latency): below 1 is better.
+    pub fn inverse_ratio(&self, name: &str, label: &str, against: &str, stat: Stat) -> String {
+        self.ratio(name, label, &[against], stat)
+    }
+}
