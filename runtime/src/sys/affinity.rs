@@ -85,6 +85,7 @@ fn read_cpu_list(_path: &str) -> Option<Vec<usize>> {
 
 /// Parses the kernel's CPU list format (`0-3,8,10-11`; empty: none).
 /// `None` on anything else.
+#[cfg(any(target_os = "linux", test))]
 fn parse_cpu_list(list: &str) -> Option<Vec<usize>> {
     let mut cores = Vec::new();
     for part in list.split(',').filter(|p| !p.is_empty()) {
