@@ -53,12 +53,9 @@ fn child_with(mode: &str, cores: Option<&[usize]>, batch: bool) -> String {
     child_env(mode, cores, if batch { "default" } else { "0" }, &[])
 }
 
-/// As [`child`], with extra environment variables.
-fn child_env(mode: &str, cores: Option<&[usize]>, batch: &str, vars: &[(&str, &str)]) -> String {
+/// This test binary, to run [`child_reports_worker_cores`] alone in `mode`.
+fn child_command(mode: &str) -> Command {
     let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .env("ROOST_PINNING_CHILD_BATCH", batch)
-        .envs(vars.iter().copied());
     command
         .args([
             "--ignored",
@@ -68,6 +65,15 @@ fn child_env(mode: &str, cores: Option<&[usize]>, batch: &str, vars: &[(&str, &s
             "--test-threads=1",
         ])
         .env(CHILD, mode);
+    command
+}
+
+/// As [`child`], with extra environment variables.
+fn child_env(mode: &str, cores: Option<&[usize]>, batch: &str, vars: &[(&str, &str)]) -> String {
+    let mut command = child_command(mode);
+    command
+        .env("ROOST_PINNING_CHILD_BATCH", batch)
+        .envs(vars.iter().copied());
     if let Some(cores) = cores {
         // SAFETY: cpu_set_t is a plain bitmask; all-zero is valid.
         let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -199,15 +205,7 @@ fn the_environment_overrides_the_defaults_and_the_builder_overrides_it() {
 
 #[test]
 fn a_bad_value_in_the_environment_fails_the_build() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_reports_worker_cores",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "default")
+    let out = child_command("default")
         .env("ROOST_PIN_WORKERS", "yes")
         .output()
         .unwrap();
