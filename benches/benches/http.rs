@@ -511,7 +511,7 @@ fn print_summary(label: &str, results: &[Runs], placement: &Placement) {
     let p99 = (|r: &RunResult| r.latency_us(0.99)) as Stat;
     let mut line = sum.values(&SERVERS, p99, 0);
     if let Some(best) = best {
-        line.push(sum.inverse_ratio("roost", &best_label, best, p99));
+        line.push(sum.ratio("roost", &best_label, &[best], p99));
     }
     summary_line(label, "p99 us", line);
     let cpu = RunResult::server_cpu_us_per_round_trip as Stat;

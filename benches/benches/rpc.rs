@@ -537,8 +537,8 @@ fn main() {
             .filter(|n| open_line.has(n))
             .map(|&n| format!("{n} {:.1}/{:.1} us", open_line.get(n, p99), open_line.get(n, cpu)))
             .collect();
-        line.push(open_line.inverse_ratio("roost", "roost p99 vs tokio-mt", "tokio-mt", p99));
-        line.push(open_line.inverse_ratio("roost-uring", "roost-uring p99 vs tokio-mt", "tokio-mt", p99));
+        line.push(open_line.ratio("roost", "roost p99 vs tokio-mt", &["tokio-mt"], p99));
+        line.push(open_line.ratio("roost-uring", "roost-uring p99 vs tokio-mt", &["tokio-mt"], p99));
         summary_line(
             place,
             &format!("open loop at {rate:.0}/s, p99 / server CPU per round trip"),

@@ -135,7 +135,8 @@ impl<'a> Summary<'a> {
     }
 
     /// `label <x.xx>x`: `name`'s figure over the largest of `against`'s
-    /// present ones; empty if `name` or all of `against` are left out.
+    /// present ones; empty if `name` or all of `against` are left out. For
+    /// a figure where lower is better (latency), below 1 is better.
     pub fn ratio(&self, name: &str, label: &str, against: &[&str], stat: Stat) -> String {
         let best = against
             .iter()
@@ -147,11 +148,5 @@ impl<'a> Summary<'a> {
         } else {
             String::new()
         }
-    }
-
-    /// `label <x.xx>x`: `name`'s figure over `against`'s, for figures where
-    /// lower is better (latency): below 1 is better.
-    pub fn inverse_ratio(&self, name: &str, label: &str, against: &str, stat: Stat) -> String {
-        self.ratio(name, label, &[against], stat)
     }
 }
