@@ -71,6 +71,8 @@ mod sys;
 mod stream_io;
 
 mod addr;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 #[cfg(feature = "hyper")]
 pub mod http;
 #[cfg(feature = "hyper")]

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
-use ::hyper::body::Body as HttpBody;
+use ::hyper::body::{Body as HttpBody, Incoming};
 use ::hyper::rt::{Read, ReadBufCursor, Write};
 use ::hyper::service::Service;
 use ::hyper::{Request, Response};
@@ -47,8 +47,6 @@ use slab::Slab;
 use tokio::sync::watch;
 
 use super::header_timer::HeaderSlot;
-use super::service::Limit;
-use super::Body;
 use crate::hyper::RoostExecutor;
 use crate::{TcpListener, TcpStream};
 
@@ -187,11 +185,27 @@ impl Drop for CountGuard<'_> {
     }
 }
 
+/// What a worker serves on each connection: the service hyper calls for
+/// every request of one connection, made when the connection is accepted.
+///
+/// The HTTP server's puts the body limit in front of the user's service
+/// (`service.rs`); the gRPC server's adds deadlines, message limits and the
+/// peer's address (`crate::grpc`).
+pub(crate) trait ConnService: 'static {
+    /// The service of one connection.
+    type Service: Service<Request<Incoming>, Response = Response<Self::Body>, Error = Box<dyn StdError + Send + Sync>>
+        + 'static;
+    /// Its response body.
+    type Body: HttpBody<Error: Into<Box<dyn StdError + Send + Sync>>> + 'static;
+
+    /// The service for a connection just accepted from `stream`.
+    fn connection(&self, stream: &TcpStream) -> Self::Service;
+}
+
 /// One worker's state, shared by its accept loop and its connections.
-pub(crate) struct Worker<S> {
-    pub(crate) service: Rc<S>,
+pub(crate) struct Worker<M> {
+    pub(crate) make: M,
     pub(crate) builder: auto::Builder<RoostExecutor>,
-    pub(crate) max_body: u64,
     pub(crate) header_read_timeout: Option<Duration>,
     pub(crate) shared: Arc<Shared>,
     /// The phase as this worker's connections see it.
@@ -200,13 +214,7 @@ pub(crate) struct Worker<S> {
 
 /// Accepts until the server drains or the listener breaks, and serves each
 /// connection in a task of its own on this worker.
-pub(crate) async fn accept_loop<S, B>(listener: TcpListener, worker: Rc<Worker<S>>)
-where
-    S: Service<Request<Body>, Response = Response<B>> + 'static,
-    S::Error: Into<Box<dyn StdError + Send + Sync>>,
-    B: HttpBody + 'static,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
-{
+pub(crate) async fn accept_loop<M: ConnService>(listener: TcpListener, worker: Rc<Worker<M>>) {
     let shared = worker.shared.clone();
     let _alive = CountGuard(&shared.listeners);
     let mut phase = shared.phase.clone();
@@ -242,13 +250,7 @@ where
 
 /// Serves one connection until it ends, the server closes it, or it does
 /// not say which protocol it speaks within the header read timeout.
-async fn serve_connection<S, B>(stream: TcpStream, worker: Rc<Worker<S>>)
-where
-    S: Service<Request<Body>, Response = Response<B>> + 'static,
-    S::Error: Into<Box<dyn StdError + Send + Sync>>,
-    B: HttpBody + 'static,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
-{
+async fn serve_connection<M: ConnService>(stream: TcpStream, worker: Rc<Worker<M>>) {
     let shared = &worker.shared;
     let _alive = CountGuard(&shared.connections);
     let mut phase = PhaseWait {
@@ -257,14 +259,11 @@ where
     };
     let mut seen = Phase::Running;
     let decided = Rc::new(Cell::new(false));
+    let service = worker.make.connection(&stream);
     let io = Detect {
         stream,
         matched: 0,
         decided: decided.clone(),
-    };
-    let service = Limit {
-        inner: worker.service.clone(),
-        max_body: worker.max_body,
     };
     // hyper's header read timer lives in the slot, entered around each
     // poll of the connection (`header_timer.rs`).

@@ -65,7 +65,7 @@
 //! ```
 
 mod body;
-mod conn;
+pub(crate) mod conn;
 mod header_timer;
 mod service;
 
@@ -191,7 +191,7 @@ impl Builder {
 
     /// hyper-util's auto builder with these settings, on roost's executor
     /// and timer.
-    fn connection_builder(&self) -> auto::Builder<RoostExecutor> {
+    pub(crate) fn connection_builder(&self) -> auto::Builder<RoostExecutor> {
         let mut builder = auto::Builder::new(RoostExecutor);
         builder
             .http1()
@@ -260,18 +260,7 @@ impl Builder {
         B: HttpBody + 'static,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
-        let started = self.start(handle, addr, make_service);
-        async move {
-            let (server, started) = started?;
-            for worker in started {
-                if let Err(e) = worker.await.map_err(io::Error::other).and_then(|r| r) {
-                    // Stop the workers that did start.
-                    server.phase.send_replace(Phase::Draining);
-                    return Err(e);
-                }
-            }
-            Ok(server)
-        }
+        started(self.start(handle, addr, make_service))
     }
 
     /// Binds the sockets here and starts one accept loop per worker.
@@ -289,15 +278,38 @@ impl Builder {
         B: HttpBody + 'static,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
+        let max_body = self.max_body_size;
+        let builder = self.connection_builder();
+        self.start_workers(handle, addr, builder, move || service::HttpConns {
+            service: Rc::new(make_service()),
+            max_body,
+        })
+    }
+
+    /// Binds the sockets here and starts one accept loop per worker, each
+    /// serving with hyper `builder` what `make_worker` (called once on every
+    /// worker) makes for each of its connections.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn start_workers<F, M>(
+        self,
+        handle: &Handle,
+        addr: SocketAddr,
+        builder: auto::Builder<RoostExecutor>,
+        make_worker: F,
+    ) -> io::Result<(Server, Vec<JoinHandle<io::Result<()>>>)>
+    where
+        F: Fn() -> M + Send + Sync + 'static,
+        M: conn::ConnService,
+    {
         let options = self.listen_options.clone().reuse_port(true);
         let workers = handle.worker_count();
         let (local_addr, sockets) = crate::serve::bind_group(&options, addr, workers)?;
         let (shared, phase) = Shared::new(workers);
-        let make_service = Arc::new(make_service);
-        let config = Arc::new(self);
+        let make_worker = Arc::new(make_worker);
+        let header_read_timeout = self.header_read_timeout;
         let mut started = Vec::with_capacity(workers);
         for (index, socket) in sockets.into_iter().enumerate() {
-            let (make_service, config, options) = (make_service.clone(), config.clone(), options.clone());
+            let (make_worker, builder, options) = (make_worker.clone(), builder.clone(), options.clone());
             let worker_shared = shared.clone();
             let spawned = handle.try_spawn_on(index, async move {
                 let listener = match TcpListener::from_std_with(socket, options) {
@@ -308,10 +320,9 @@ impl Builder {
                     }
                 };
                 let worker = Rc::new(Worker {
-                    service: Rc::new(make_service()),
-                    builder: config.connection_builder(),
-                    max_body: config.max_body_size,
-                    header_read_timeout: config.header_read_timeout,
+                    make: make_worker(),
+                    builder,
+                    header_read_timeout,
                     phase: conn::LocalPhase::new(),
                     shared: worker_shared,
                 });
@@ -341,6 +352,20 @@ impl Builder {
             started,
         ))
     }
+}
+
+/// Waits until every worker of a server just started is accepting; stops
+/// those that did start if one could not.
+pub(crate) async fn started(started: io::Result<(Server, Vec<JoinHandle<io::Result<()>>>)>) -> io::Result<Server> {
+    let (server, started) = started?;
+    for worker in started {
+        if let Err(e) = worker.await.map_err(io::Error::other).and_then(|r| r) {
+            // Stop the workers that did start.
+            server.phase.send_replace(Phase::Draining);
+            return Err(e);
+        }
+    }
+    Ok(server)
 }
 
 /// Serves HTTP with the default settings ([`Builder::new`]); see

@@ -29,11 +29,38 @@ use ::hyper::service::Service;
 use ::hyper::{Request, Response, StatusCode, Version};
 use http_body_util::{Either, Empty};
 
+use super::conn::ConnService;
 use super::Body;
+use crate::TcpStream;
 
 /// The response body of a wrapped service: the service's own, or the empty
 /// body of a `413`.
 pub(crate) type LimitedResponse<B> = Response<Either<B, Empty<<B as HttpBody>::Data>>>;
+
+/// A worker's [`ConnService`] for HTTP: its service (built once per
+/// worker) behind the body limit on every connection.
+pub(crate) struct HttpConns<S> {
+    pub(crate) service: Rc<S>,
+    pub(crate) max_body: u64,
+}
+
+impl<S, B> ConnService for HttpConns<S>
+where
+    S: Service<Request<Body>, Response = Response<B>> + 'static,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: HttpBody + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    type Service = Limit<S>;
+    type Body = Either<B, Empty<B::Data>>;
+
+    fn connection(&self, _stream: &TcpStream) -> Limit<S> {
+        Limit {
+            inner: self.service.clone(),
+            max_body: self.max_body,
+        }
+    }
+}
 
 /// The user's service behind the body limit.
 pub(crate) struct Limit<S> {
