@@ -207,3 +207,8 @@ pub fn req(message: &str) -> EchoRequest {
 pub async fn unary(client: &mut EchoClient<Channel>, message: &str) -> Result<String, Status> {
     client.unary_echo(req(message)).await.map(|r| r.into_inner().message)
 }
+
+/// Runs blocking `f` on the blocking pool and waits for it.
+pub async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    roost::task::spawn_blocking(f).await.expect("blocking task")
+}
