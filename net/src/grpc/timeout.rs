@@ -75,7 +75,8 @@ mod tests {
 
     #[test]
     fn encodes_without_rounding_up() {
-        assert_eq!(encode(Duration::from_millis(250)), "250000000n");
+        assert_eq!(encode(Duration::from_millis(25)), "25000000n");
+        assert_eq!(encode(Duration::from_millis(250)), "250000u");
         assert_eq!(encode(Duration::from_secs(1)), "1000000u");
         assert_eq!(encode(Duration::from_secs(3600)), "3600000m");
         assert_eq!(encode(Duration::from_secs(200_000)), "200000S");
