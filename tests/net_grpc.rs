@@ -304,3 +304,46 @@ async fn one_channel_serves_calls_from_every_worker() {
     assert_eq!(server.accepted(), 2);
     server.shutdown(Duration::from_secs(5)).await;
 }
+
+#[roost::test(worker_threads = 2)]
+async fn interceptors_and_tower_layers_wrap_the_service_as_on_tonics_server() {
+    use tower::ServiceBuilder;
+
+    let handle = roost::runtime::Handle::current();
+    // An interceptor that wants a token, under a concurrency limit and a
+    // layer that tags every request: tonic's and tower's pieces as they are.
+    let make = || {
+        let check = |req: tonic::Request<()>| match req.metadata().get("authorization") {
+            Some(token) if token == "Bearer roost" => Ok(req),
+            _ => Err(tonic::Status::unauthenticated("no token")),
+        };
+        ServiceBuilder::new()
+            .concurrency_limit(4)
+            .map_request(|mut req: hyper::Request<roost::net::grpc::RequestBody>| {
+                req.headers_mut().insert("x-tagged", "yes".parse().unwrap());
+                req
+            })
+            .service(roost_proto::echo_server::EchoServer::with_interceptor(
+                Probe::default(),
+                check,
+            ))
+    };
+    let server = Server::builder()
+        .serve(&handle, "127.0.0.1:0".parse().unwrap(), make)
+        .await
+        .unwrap();
+    let mut client = client(&server);
+    let status = unary(&mut client, "who").await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let mut request = tonic::Request::new(req("me"));
+    request
+        .metadata_mut()
+        .insert("authorization", "Bearer roost".parse().unwrap());
+    assert_eq!(client.unary_echo(request).await.unwrap().into_inner().message, "me");
+    let mut request = tonic::Request::new(req("meta:x-tagged"));
+    request
+        .metadata_mut()
+        .insert("authorization", "Bearer roost".parse().unwrap());
+    assert_eq!(client.unary_echo(request).await.unwrap().into_inner().message, "yes");
+    server.shutdown(Duration::from_secs(5)).await;
+}

@@ -79,6 +79,7 @@ pub type EchoStream = Pin<Box<dyn Stream<Item = Result<EchoResponse, Status>> + 
 /// - `sleep:MS`: answers after MS milliseconds;
 /// - `wait`: answers once the test lets it through the gate;
 /// - `addr`: answers the peer address tonic's request reports;
+/// - `meta:NAME`: answers the request's metadata NAME (or `none`);
 /// - `spawn`: answers from a task it `roost::spawn`s, with its worker;
 /// - anything else: echoed.
 ///
@@ -99,6 +100,7 @@ fn reply(message: impl Into<String>) -> Result<Response<EchoResponse>, Status> {
 impl Echo for Probe {
     async fn unary_echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
         let peer = request.remote_addr();
+        let metadata = request.metadata().clone();
         let message = request.into_inner().message;
         let out = match message.as_str() {
             "hang" => {
@@ -117,6 +119,11 @@ impl Echo for Probe {
                 let worker = task.await.map_err(|e| Status::internal(e.to_string()))?;
                 format!("spawned on {worker:?}")
             }
+            m if m.starts_with("meta:") => metadata
+                .get(&m[5..])
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none")
+                .to_owned(),
             m if m.starts_with("sleep:") => {
                 let ms: u64 = m[6..].parse().map_err(|_| Status::invalid_argument("sleep:MS"))?;
                 roost::time::sleep(Duration::from_millis(ms)).await;
