@@ -76,3 +76,21 @@ fn tokio_compat_off_gives_tokios_own_error() {
         })
         .unwrap();
 }
+
+#[roost::test]
+async fn roost_spawn_in_a_task_tokio_spawned_says_why_it_cannot() {
+    // What a handler served by a tokio-based server (tonic's
+    // transport::Server) on the compat thread runs into.
+    let joined = tokio::spawn(async {
+        drop(roost::spawn(async {}));
+    })
+    .await;
+    let panic = joined.unwrap_err().into_panic();
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap();
+    assert!(message.contains("tokio-compat thread"), "{message}");
+    assert!(message.contains("roost::net::grpc"), "{message}");
+}

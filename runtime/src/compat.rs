@@ -36,6 +36,9 @@ pub(crate) fn enter(_: &LoopConfig) -> Option<()> {
     None
 }
 
+/// The name of the background runtime's threads.
+pub(crate) const THREAD_NAME: &str = "roost-tokio-compat";
+
 #[cfg(not(loom))]
 static COMPAT: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
 
@@ -51,7 +54,7 @@ fn runtime() -> Option<&'static tokio::runtime::Runtime> {
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
-                .thread_name("roost-tokio-compat")
+                .thread_name(THREAD_NAME)
                 .on_thread_start(|| {
                     let _ = crate::sys::affinity::unpin_current_thread();
                 })

@@ -76,7 +76,7 @@ where
     F::Output: 'static,
 {
     context::with_current(|ctx| {
-        let ctx = ctx.expect("roost::spawn called outside a roost worker thread (use a Handle from other threads)");
+        let Some(ctx) = ctx else { outside_worker("spawn") };
         if ctx.refuses_spawns() {
             return handle::refused(&ctx.core.shared, future);
         }
@@ -113,8 +113,25 @@ where
 pub(crate) fn with_current_handle<R>(what: &str, f: impl FnOnce(&Handle) -> R) -> R {
     context::with_current(|ctx| match ctx.and_then(|c| c.handle.as_ref()) {
         Some(handle) => f(handle),
-        None => panic!("roost_runtime::{what} called outside a roost worker thread; use a Handle"),
+        None => outside_worker(what),
     })
+}
+
+/// The panic of a spawn off a roost worker thread, with the likely reason
+/// when it happens on the tokio-compat thread: a task that tokio spawned
+/// (a tokio-based server such as tonic's `transport::Server` runs its
+/// handlers there).
+#[track_caller]
+fn outside_worker(what: &str) -> ! {
+    if std::thread::current().name() == Some(crate::compat::THREAD_NAME) {
+        panic!(
+            "roost::{what} called on roost's tokio-compat thread, in a task that tokio spawned \
+             (tokio::spawn, or a server on tokio's runtime such as tonic's transport::Server): \
+             serve with roost::net::grpc or roost::net::http so that handlers run on roost's workers, \
+             or use a Handle"
+        );
+    }
+    panic!("roost::{what} called outside a roost worker thread (use a Handle from other threads)")
 }
 
 /// Spawns a `Send` future on worker `worker` of the current runtime: the
