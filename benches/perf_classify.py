@@ -14,6 +14,16 @@ Each sample goes to the first category whose frame appears anywhere on its
 stack (so a receive done by io_uring's task work counts as a receive copy);
 samples in user space are "user". The send path includes what loopback
 does on the sender's side: the peer's TCP input and its wake-up.
+
+A second table splits the user-space samples by the code of their leaf
+frame (after inlining: a roost function inlined into hyper's counts as
+hyper's): roost's own crates, the protocol stack above it (h2, hyper,
+tonic, prost, http types), the allocator, memory copies, and the rest. For
+the gRPC server:
+
+    ROOST_GRPC_ONLY=roost perf record -e cpu-clock -F 4999 -g -o grpc.data -- \
+      target/release/deps/grpc-<hash> --bench --quick
+    benches/perf_classify.py grpc.data roost-worker-0
 """
 
 import collections
@@ -36,6 +46,21 @@ CATEGORIES = [
 
 KERNEL_START = 0xFFFF800000000000
 
+# (part, substrings of a user-space symbol), first match wins.
+USER_PARTS = [
+    ("roost (runtime, net, alloc)", ("roost_runtime", "roost_net", "roost_alloc", "roost::")),
+    ("allocator (malloc/free)", ("malloc", "free", "_int_", "realloc", "calloc", "tcache", "unlink_chunk", "__rust_alloc", "__rust_dealloc", "__rdl_", "__rust_no_alloc")),
+    ("memcpy/memmove/memset", ("memcpy", "memmove", "memset", "memcmp")),
+    ("h2", ("h2::",)),
+    ("hyper, hyper-util", ("hyper::", "hyper_util::")),
+    ("tonic, prost", ("tonic::", "tonic_", "prost")),
+    ("http, bytes, httparse", ("http::", "http_body", "httparse", "bytes::")),
+    ("tower, axum, matchit", ("tower", "axum", "matchit")),
+    ("tokio", ("tokio",)),
+    ("slab, indexmap, hashbrown", ("slab::", "indexmap", "hashbrown")),
+    ("std, core", ("std::", "core::", "alloc::")),
+]
+
 
 def main() -> None:
     if len(sys.argv) < 3:
@@ -48,6 +73,7 @@ def main() -> None:
         check=True,
     ).stdout
     counts = collections.Counter()
+    parts = collections.Counter()
     total = 0
     for block in out.split("\n\n"):
         frames = [line.split(None, 1) for line in block.strip().splitlines() if line.strip()]
@@ -56,6 +82,9 @@ def main() -> None:
         total += 1
         if int(frames[0][0], 16) < KERNEL_START:
             counts["user"] += 1
+            leaf = frames[0][1] if len(frames[0]) > 1 else ""
+            part = next((name for name, keys in USER_PARTS if any(k in leaf for k in keys)), "other")
+            parts[part] += 1
             continue
         symbols = [f[1] if len(f) > 1 else "" for f in frames]
         for name, key in CATEGORIES:
@@ -69,6 +98,11 @@ def main() -> None:
     for name, n in counts.most_common():
         print(f"{name:28s} {n:7d} {100 * n / total:5.1f}%")
     print(f"{'total':28s} {total:7d}")
+    user = counts["user"]
+    if user:
+        print(f"\nuser space by leaf frame ({user} samples)")
+        for name, n in parts.most_common():
+            print(f"{name:28s} {n:7d} {100 * n / user:5.1f}% of user")
 
 
 if __name__ == "__main__":
