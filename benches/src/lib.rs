@@ -17,6 +17,8 @@
 //! - [`rpc_client`]: a closed-loop RPC load client on mio, with latencies.
 //! - [`http1_client`]: a closed-loop HTTP/1.1 keep-alive load client on mio.
 //! - [`h2_client`]: a closed-loop HTTP/2 (h2c) load client on the h2 crate.
+//! - [`grpc_client`]: a closed-loop gRPC load client, gRPC by hand on the
+//!   h2 crate.
 //! - [`hyper_client`]: hyper's HTTP/1.1 client as a load client, the
 //!   yardstick for `http1_client`'s cost.
 //!
@@ -32,6 +34,7 @@ pub mod cores;
 pub mod counters;
 pub mod counting_alloc;
 pub mod global_alloc;
+pub mod grpc_client;
 pub mod h2_client;
 pub mod handoff;
 pub mod http1_client;

@@ -89,15 +89,13 @@ pub use channel::{Channel, ChannelBuilder, DEFAULT_CONNECT_TIMEOUT};
 use crate::http;
 use crate::ListenOptions;
 
-/// The running server: [`crate::http::Server`] (addresses, counters,
-/// graceful shutdown).
-pub use crate::http::Server as RunningServer;
-
 /// The default [`Builder::max_message_size`]: 4 MiB, gRPC's default
 /// receive limit.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 
-/// Starts a gRPC server: [`Server::builder`].
+/// Starts a gRPC server: [`Server::builder`], as tonic's `Server::builder`.
+/// The running server is a [`crate::http::Server`] (its address, counters
+/// and graceful shutdown).
 #[derive(Debug, Clone, Copy)]
 pub struct Server;
 
