@@ -13,6 +13,10 @@
 //!   defaults (4 MiB messages, 200 streams per connection): every worker
 //!   serves its own `SO_REUSEPORT` listener and runs each call on the
 //!   worker that accepted its connection;
+//! - `roost-hand` (tables only): the same service assembled by hand on
+//!   `roost::net::http` as before `roost::net::grpc` existed
+//!   (`TowerToHyperService` over the generated server): no deadlines, no
+//!   peer address, no message limit; the gap to `roost` is what those cost;
 //! - `tokio-mt`: tonic's `transport::Server` (its defaults, `TCP_NODELAY`
 //!   on its accepted connections) on tokio's multi-thread runtime with as
 //!   many worker threads as roost has workers: the tonic user's server;
@@ -101,8 +105,20 @@ const MESSAGE: usize = 64;
 /// `ServerStreamingEcho`'s answers per call.
 const STREAMED: usize = 10;
 
-/// The servers, in the order of the tables and summary lines.
+/// The servers of the summary lines.
 const SERVERS: [&str; 3] = ["roost", "tokio-mt", "tokio-ct"];
+/// Every server, in the order of the tables: `roost-hand` is in the tables
+/// only.
+const ALL_SERVERS: [&str; 4] = ["roost", "roost-hand", "tokio-mt", "tokio-ct"];
+
+/// The counter group of a server's threads.
+fn group(server: &str) -> &'static str {
+    match server {
+        "roost" | "roost-hand" => "roost",
+        "tokio-mt" => "tokio-mt",
+        _ => "tokio-ct",
+    }
+}
 const TOKIO: [&str; 2] = ["tokio-mt", "tokio-ct"];
 
 /// The echo service every server runs.
@@ -161,6 +177,19 @@ fn start_roost(rt: &Runtime) -> io::Result<SocketAddr> {
         rt.block_on(roost::net::grpc::Server::builder().serve(rt.handle(), localhost(), || EchoServer::new(Svc)))?;
     let addr = server.local_addr();
     // The server runs until the process exits.
+    std::mem::forget(server);
+    Ok(addr)
+}
+
+/// The same service assembled by hand as the README's axum recipe does,
+/// before `roost::net::grpc` existed: hyper-util's tower adapter as the
+/// per-worker service of `roost::net::http` (its body limit, no deadlines,
+/// no peer address, no message limit of its own). What the gRPC server's
+/// per-call work costs is the difference.
+fn start_roost_hand(rt: &Runtime) -> io::Result<SocketAddr> {
+    let make = || hyper_util::service::TowerToHyperService::new(EchoServer::new(Svc));
+    let server = rt.block_on(roost::net::http::Server::builder().serve(rt.handle(), localhost(), make))?;
+    let addr = server.local_addr();
     std::mem::forget(server);
     Ok(addr)
 }
@@ -264,6 +293,7 @@ fn main() {
     let rt = builder.build().expect("roost runtime");
     let addrs = [
         start_roost(&rt).expect("roost server"),
+        start_roost_hand(&rt).expect("roost-hand server"),
         start_tokio_mt(workers).expect("tokio-mt server"),
         start_tokio_ct_per_core(&rt.handle().metrics().workers.iter().map(|w| w.core).collect::<Vec<_>>())
             .expect("tokio-ct servers"),
@@ -286,7 +316,7 @@ fn main() {
     // The servers kept, each with a client making `call` and its threads'
     // counters.
     let subjects = |call: &GrpcCall| -> Vec<Subject> {
-        SERVERS
+        ALL_SERVERS
             .iter()
             .zip(addrs)
             .filter(|(name, _)| keep(name))
@@ -294,7 +324,7 @@ fn main() {
                 name,
                 client: GrpcClient::connect(addr, CONNECTIONS, STREAMS, call.clone())
                     .unwrap_or_else(|e| panic!("{name}: first calls: {e}")),
-                counters: Counters::wait_for_group(name, workers),
+                counters: Counters::wait_for_group(group(name), workers),
             })
             .collect()
     };
