@@ -297,6 +297,53 @@ async fn bad_input_is_answered_or_closed_and_the_worker_serves_on() {
     server.shutdown(Duration::from_secs(5)).await;
 }
 
+/// `examples/grpc.rs` as a user runs it, a process printing its address,
+/// called by tonic's own client on tokio: every echo method and health.
+#[test]
+fn the_example_process_serves_echo_and_health_to_tonics_client() {
+    let example = examples::start("grpc", &["127.0.0.1:0"]);
+    let uri = format!("http://{}", example.addr);
+    let answers = on_tokio(async move {
+        let channel = tonic::transport::Endpoint::from_shared(uri)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut echo = EchoClient::new(channel.clone());
+        let one = echo.unary_echo(req("process")).await.unwrap().into_inner().message;
+        let ten = echo
+            .server_streaming_echo(req("s"))
+            .await
+            .unwrap()
+            .into_inner()
+            .collect::<Vec<_>>()
+            .await
+            .len();
+        let all = echo
+            .client_streaming_echo(tokio_stream::iter(["a", "b"].map(req)))
+            .await
+            .unwrap()
+            .into_inner()
+            .message;
+        let bidi = echo
+            .bidirectional_streaming_echo(tokio_stream::iter(["c", "d"].map(req)))
+            .await
+            .unwrap()
+            .into_inner()
+            .collect::<Vec<_>>()
+            .await
+            .len();
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+        let check = tonic_health::pb::HealthCheckRequest { service: String::new() };
+        let serving = health.check(check).await.unwrap().into_inner().status;
+        (one, ten, all, bidi, serving)
+    })
+    .join()
+    .unwrap();
+    let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    assert_eq!(answers, ("process".to_owned(), 10, "ab".to_owned(), 2, serving));
+}
+
 /// gRPC's C core (python3-grpcio) against `examples/grpc.rs` as a process:
 /// the four echo methods, health, an unknown method, a deadline, an
 /// oversized message and gzip. Skipped, saying so, where python3 has no
