@@ -82,6 +82,8 @@ mod listener;
 mod serve;
 mod split;
 mod stream;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod udp;
 pub mod unix;
 

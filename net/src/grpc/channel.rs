@@ -74,9 +74,14 @@ struct Shared {
     id: u64,
     host: String,
     port: u16,
+    /// `http`, or `https` over TLS: what requests carry.
+    scheme: Scheme,
     authority: Authority,
     connect_timeout: Duration,
     timeout: Option<Duration>,
+    /// TLS (`https://`), with the client configuration.
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ClientConfig>>,
     /// Dropped with the last clone: every connection task ends then.
     closed: watch::Sender<()>,
 }
@@ -97,6 +102,8 @@ pub struct ChannelBuilder {
     uri: Uri,
     connect_timeout: Duration,
     timeout: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl ChannelBuilder {
@@ -114,16 +121,45 @@ impl ChannelBuilder {
         self
     }
 
+    /// TLS with `config` (feature `tls`), for an `https://` URI: the
+    /// server's certificate is checked against the URI's host. A
+    /// configuration that names no ALPN protocol gets `h2`.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: impl Into<Arc<rustls::ClientConfig>>) -> Self {
+        let mut config = config.into();
+        if config.alpn_protocols.is_empty() {
+            Arc::make_mut(&mut config).alpn_protocols = vec![b"h2".to_vec()];
+        }
+        self.tls = Some(config);
+        self
+    }
+
     /// The channel. It connects on its first call, on each thread.
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for a URI that is not `http://host[:port]` (TLS,
-    /// `https`, comes with roost's TLS support).
+    /// `InvalidInput` for a URI that is not `http://host[:port]`, or
+    /// `https://host[:port]` with [`tls`](Self::tls) (feature `tls`).
     pub fn build(self) -> io::Result<Channel> {
         let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {}", self.uri));
-        if self.uri.scheme() != Some(&Scheme::HTTP) {
-            return Err(invalid("a gRPC channel needs an http:// URI"));
+        let https = self.uri.scheme() == Some(&Scheme::HTTPS);
+        if !https && self.uri.scheme() != Some(&Scheme::HTTP) {
+            return Err(invalid("a gRPC channel needs an http:// or https:// URI"));
+        }
+        #[cfg(feature = "tls")]
+        let tls = match (https, self.tls) {
+            (false, None) => None,
+            (true, Some(config)) => Some(config),
+            (true, None) => {
+                return Err(invalid(
+                    "an https:// URI needs a TLS configuration (ChannelBuilder::tls)",
+                ))
+            }
+            (false, Some(_)) => return Err(invalid("a channel with a TLS configuration needs an https:// URI")),
+        };
+        #[cfg(not(feature = "tls"))]
+        if https {
+            return Err(invalid("an https:// URI needs roost's feature `tls`"));
         }
         let authority = self
             .uri
@@ -135,16 +171,20 @@ impl ChannelBuilder {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let scheme = if https { Scheme::HTTPS } else { Scheme::HTTP };
         static IDS: AtomicU64 = AtomicU64::new(0);
         Ok(Channel {
             shared: Arc::new(Shared {
                 id: IDS.fetch_add(1, Ordering::Relaxed),
                 host,
                 port,
+                scheme,
                 authority,
                 connect_timeout: self.connect_timeout,
                 timeout: self.timeout,
+                #[cfg(feature = "tls")]
+                tls,
                 closed: watch::Sender::new(()),
             }),
         })
@@ -158,6 +198,8 @@ impl Channel {
             uri,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -260,23 +302,33 @@ impl Local {
 /// Connects, spawns the connection's task on this thread, and returns its
 /// sender.
 async fn connect(shared: Arc<Shared>) -> Result<http2::SendRequest<TonicBody>, (io::ErrorKind, String)> {
-    let fail = |e: io::Error| (e.kind(), e.to_string());
     let connecting = async {
         let stream = TcpStream::connect((shared.host.as_str(), shared.port)).await?;
-        let mut builder = http2::Builder::new(RoostExecutor);
-        builder.timer(RoostTimer);
-        builder.handshake(stream).await.map_err(io::Error::other)
-    };
-    let (sender, connection) = match roost_runtime::time::timeout(shared.connect_timeout, connecting).await {
-        Ok(Ok(made)) => made,
-        Ok(Err(e)) => return Err(fail(e)),
-        Err(_) => {
-            return Err((
-                io::ErrorKind::TimedOut,
-                format!("no connection within {:?}", shared.connect_timeout),
-            ))
+        #[cfg(feature = "tls")]
+        if let Some(config) = &shared.tls {
+            let stream = crate::tls::connect(config.clone(), &shared.host, stream).await?;
+            return start(hyper_util::rt::TokioIo::new(stream), &shared).await;
         }
+        start(stream, &shared).await
     };
+    match roost_runtime::time::timeout(shared.connect_timeout, connecting).await {
+        Ok(Ok(sender)) => Ok(sender),
+        Ok(Err(e)) => Err((e.kind(), e.to_string())),
+        Err(_) => Err((
+            io::ErrorKind::TimedOut,
+            format!("no connection within {:?}", shared.connect_timeout),
+        )),
+    }
+}
+
+/// The HTTP/2 handshake on `io`, and the connection's task on this thread.
+async fn start<T>(io: T, shared: &Shared) -> io::Result<http2::SendRequest<TonicBody>>
+where
+    T: ::hyper::rt::Read + ::hyper::rt::Write + Unpin + 'static,
+{
+    let mut builder = http2::Builder::new(RoostExecutor);
+    builder.timer(RoostTimer);
+    let (sender, connection) = builder.handshake(io).await.map_err(io::Error::other)?;
     let mut closed = shared.closed.subscribe();
     drop(roost_runtime::spawn_local(async move {
         tokio::select! {
@@ -307,7 +359,7 @@ impl tower::Service<Request<TonicBody>> for Channel {
             // origin: HTTP/2 needs the scheme and authority.
             if req.uri().authority().is_none() {
                 let mut parts = std::mem::take(req.uri_mut()).into_parts();
-                parts.scheme = Some(Scheme::HTTP);
+                parts.scheme = Some(shared.scheme.clone());
                 parts.authority = Some(shared.authority.clone());
                 *req.uri_mut() = Uri::from_parts(parts).map_err(|e| Status::internal(e.to_string()))?;
             }

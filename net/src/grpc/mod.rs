@@ -152,6 +152,19 @@ impl Builder {
         self
     }
 
+    /// Serves gRPC over TLS with `config` (feature `tls`), as
+    /// [`http::Builder::tls`] serves HTTPS: a configuration that names no
+    /// ALPN protocol gets `h2`, the one gRPC speaks.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: impl Into<std::sync::Arc<rustls::ServerConfig>>) -> Self {
+        let mut config = config.into();
+        if config.alpn_protocols.is_empty() {
+            std::sync::Arc::make_mut(&mut config).alpn_protocols = vec![b"h2".to_vec()];
+        }
+        self.http = self.http.tls(config);
+        self
+    }
+
     /// The connection settings, as an HTTP server's.
     pub fn http(mut self, http: http::Builder) -> Self {
         self.http = http;

@@ -71,6 +71,8 @@ pub(crate) struct Shared {
     pub(crate) connections: watch::Sender<usize>,
     pub(crate) accepted: AtomicU64,
     pub(crate) forced: AtomicUsize,
+    /// TLS handshakes that failed, timed out or were garbage.
+    pub(crate) tls_failures: AtomicU64,
     /// Accept loops that ended on an unexpected error (see
     /// [`Server::failures`](super::Server::failures)).
     pub(crate) failures: std::sync::Mutex<Vec<crate::AcceptFailure>>,
@@ -86,6 +88,7 @@ impl Shared {
             connections: watch::Sender::new(0),
             accepted: AtomicU64::new(0),
             forced: AtomicUsize::new(0),
+            tls_failures: AtomicU64::new(0),
             failures: std::sync::Mutex::new(Vec::new()),
         });
         (shared, phase_tx)
@@ -210,6 +213,9 @@ pub(crate) struct Worker<M> {
     pub(crate) shared: Arc<Shared>,
     /// The phase as this worker's connections see it.
     pub(crate) phase: LocalPhase,
+    /// TLS, when the server serves HTTPS.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<Tls>,
 }
 
 /// Accepts until the server drains or the listener breaks, and serves each
@@ -248,20 +254,62 @@ pub(crate) async fn accept_loop<M: ConnService>(listener: TcpListener, worker: R
     }
 }
 
+/// A worker's TLS settings (feature `tls`).
+#[cfg(feature = "tls")]
+pub(crate) struct Tls {
+    pub(crate) acceptor: tokio_rustls::TlsAcceptor,
+    pub(crate) handshake_timeout: Duration,
+}
+
 /// Serves one connection until it ends, the server closes it, or it does
-/// not say which protocol it speaks within the header read timeout.
+/// not say which protocol it speaks within the header read timeout; over
+/// TLS, after a handshake within the handshake timeout.
 async fn serve_connection<M: ConnService>(stream: TcpStream, worker: Rc<Worker<M>>) {
+    let _alive = CountGuard(&worker.shared.connections);
+    let service = worker.make.connection(&stream);
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &worker.tls {
+        let handshake = roost_runtime::time::timeout(tls.handshake_timeout, tls.acceptor.accept(stream));
+        let mut phase = PhaseWait {
+            local: &worker.phase,
+            key: None,
+        };
+        let stream = tokio::select! {
+            biased;
+            // A connection still in its handshake has nothing in flight:
+            // the server's drain closes it.
+            _ = poll_fn(|cx| phase.poll_past(cx, Phase::Running)) => return,
+            done = handshake => match done {
+                Ok(Ok(stream)) => stream,
+                // A failed, garbage or silent handshake: counted, closed.
+                Ok(Err(_)) | Err(_) => {
+                    worker.shared.tls_failures.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            },
+        };
+        drop(phase);
+        return drive(hyper_util::rt::TokioIo::new(stream), service, &worker).await;
+    }
+    drive(stream, service, &worker).await;
+}
+
+/// Serves hyper on `io` with `service` until the connection ends or the
+/// server closes it (see [`serve_connection`]).
+async fn drive<M, I>(io: I, service: M::Service, worker: &Worker<M>)
+where
+    M: ConnService,
+    I: Read + Write + Unpin + 'static,
+{
     let shared = &worker.shared;
-    let _alive = CountGuard(&shared.connections);
     let mut phase = PhaseWait {
         local: &worker.phase,
         key: None,
     };
     let mut seen = Phase::Running;
     let decided = Rc::new(Cell::new(false));
-    let service = worker.make.connection(&stream);
     let io = Detect {
-        stream,
+        stream: io,
         matched: 0,
         decided: decided.clone(),
     };
@@ -298,21 +346,22 @@ async fn serve_connection<M: ConnService>(stream: TcpStream, worker: Rc<Worker<M
 /// The HTTP/2 client preface, which hyper-util's auto builder looks for.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// A [`TcpStream`] that notes when its first bytes decide between HTTP/1
-/// and HTTP/2, as the auto builder's detection does: at the first byte
-/// that differs from the HTTP/2 preface, or once the whole preface came.
+/// A connection's stream (a [`TcpStream`], or TLS over one) that notes
+/// when its first bytes decide between HTTP/1 and HTTP/2, as the auto
+/// builder's detection does: at the first byte that differs from the
+/// HTTP/2 preface, or once the whole preface came.
 ///
 /// Until then it reads through a small stack buffer (at most 24 bytes,
 /// once per connection) so that it can look at them; after that, reads go
 /// straight into hyper's buffer.
-struct Detect {
-    stream: TcpStream,
+struct Detect<I> {
+    stream: I,
     /// Bytes of the preface matched so far.
     matched: usize,
     decided: Rc<Cell<bool>>,
 }
 
-impl Read for Detect {
+impl<I: Read + Unpin> Read for Detect<I> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.decided.get() {
@@ -320,12 +369,8 @@ impl Read for Detect {
         }
         let mut first = [0u8; H2_PREFACE.len()];
         let want = (H2_PREFACE.len() - this.matched).min(buf.remaining());
-        let mut read = tokio::io::ReadBuf::new(&mut first[..want]);
-        ready!(tokio::io::AsyncRead::poll_read(
-            Pin::new(&mut this.stream),
-            cx,
-            &mut read
-        ))?;
+        let mut read = ::hyper::rt::ReadBuf::new(&mut first[..want]);
+        ready!(Pin::new(&mut this.stream).poll_read(cx, read.unfilled()))?;
         let got = read.filled();
         let expected = &H2_PREFACE[this.matched..this.matched + got.len()];
         if got != expected || this.matched + got.len() == H2_PREFACE.len() {
@@ -337,7 +382,7 @@ impl Read for Detect {
     }
 }
 
-impl Write for Detect {
+impl<I: Write + Unpin> Write for Detect<I> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }

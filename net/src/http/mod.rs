@@ -125,6 +125,9 @@ pub struct Builder {
     max_body_size: u64,
     max_concurrent_streams: u32,
     listen_options: ListenOptions,
+    /// HTTPS: the TLS configuration and the handshake timeout.
+    #[cfg(feature = "tls")]
+    tls: Option<(Arc<rustls::ServerConfig>, Duration)>,
 }
 
 impl Default for Builder {
@@ -143,7 +146,42 @@ impl Builder {
             max_body_size: DEFAULT_MAX_BODY_SIZE,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
             listen_options: ListenOptions::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Serves HTTPS with `config` (feature `tls`) on every worker: each
+    /// connection's handshake must finish within the handshake timeout
+    /// (10 s, [`tls_handshake_timeout`](Self::tls_handshake_timeout)),
+    /// counting from its accept, so that a client that never sends its
+    /// ClientHello is closed too. A configuration that names no ALPN
+    /// protocols gets `h2` and `http/1.1` ([`crate::tls::ALPN_HTTP`]);
+    /// hyper serves the protocol the client then speaks. A failed,
+    /// garbage or late handshake closes that connection only and is
+    /// counted in [`Server::tls_handshake_failures`].
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: impl Into<Arc<rustls::ServerConfig>>) -> Self {
+        let mut config = config.into();
+        if config.alpn_protocols.is_empty() {
+            Arc::make_mut(&mut config).alpn_protocols = crate::tls::ALPN_HTTP.iter().map(|p| p.to_vec()).collect();
+        }
+        let timeout = self
+            .tls
+            .as_ref()
+            .map_or(crate::tls::DEFAULT_HANDSHAKE_TIMEOUT, |(_, t)| *t);
+        self.tls = Some((config, timeout));
+        self
+    }
+
+    /// How long a TLS client has, from its accept, to finish its handshake
+    /// (default 10 s); takes effect with [`tls`](Self::tls).
+    #[cfg(feature = "tls")]
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        if let Some((_, t)) = &mut self.tls {
+            *t = timeout;
+        }
+        self
     }
 
     /// How long a client may take to send a complete request head (HTTP/1),
@@ -307,10 +345,14 @@ impl Builder {
         let (shared, phase) = Shared::new(workers);
         let make_worker = Arc::new(make_worker);
         let header_read_timeout = self.header_read_timeout;
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
         let mut started = Vec::with_capacity(workers);
         for (index, socket) in sockets.into_iter().enumerate() {
             let (make_worker, builder, options) = (make_worker.clone(), builder.clone(), options.clone());
             let worker_shared = shared.clone();
+            #[cfg(feature = "tls")]
+            let tls = tls.clone();
             let spawned = handle.try_spawn_on(index, async move {
                 let listener = match TcpListener::from_std_with(socket, options) {
                     Ok(listener) => listener,
@@ -325,6 +367,11 @@ impl Builder {
                     header_read_timeout,
                     phase: conn::LocalPhase::new(),
                     shared: worker_shared,
+                    #[cfg(feature = "tls")]
+                    tls: tls.map(|(config, handshake_timeout)| conn::Tls {
+                        acceptor: tokio_rustls::TlsAcceptor::from(config),
+                        handshake_timeout,
+                    }),
                 });
                 drop(roost_runtime::spawn_local(conn::relay_phase(
                     worker.shared.phase.clone(),
@@ -475,6 +522,13 @@ impl Server {
     /// Connections accepted since the server started, on all workers.
     pub fn accepted(&self) -> u64 {
         self.shared.accepted.load(Ordering::Relaxed)
+    }
+
+    /// TLS handshakes that failed since the server started (a client that
+    /// sent garbage, offered nothing the server accepts, or did not finish
+    /// within the handshake timeout); always 0 without TLS.
+    pub fn tls_handshake_failures(&self) -> u64 {
+        self.shared.tls_failures.load(Ordering::Relaxed)
     }
 
     /// Shuts the server down gracefully: stops accepting on every worker
