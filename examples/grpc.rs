@@ -4,7 +4,11 @@
 //!
 //! ```text
 //! cargo run --release --example grpc -- 127.0.0.1:50051
+//! cargo run --release --example grpc -- 127.0.0.1:50443 --tls-cert cert.pem --tls-key key.pem
 //! ```
+//!
+//! With `--tls-cert FILE --tls-key FILE` (PEM) it serves over TLS (ALPN
+//! `h2`) and says `grpc serving on ADDR with N workers (tls)`.
 //!
 //! - `UnaryEcho` answers the message it got;
 //! - `ServerStreamingEcho` answers it 10 times;
@@ -19,7 +23,6 @@
 //!
 //! The service is also used by `tests/net_grpc*.rs` and `benches/grpc.rs`.
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -111,19 +114,24 @@ pub fn routes(health: &HealthServer<impl Health>) -> Routes {
         .add_service(reflection().build_v1alpha().expect("echo's and health's descriptors"))
 }
 
+#[path = "support/listen_args.rs"]
+mod listen_args;
+
 #[allow(dead_code)]
 fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:0".into())
-        .parse()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("listen address: {e}")))?;
+    let args = listen_args::ListenArgs::parse(std::env::args().skip(1))?;
     let rt = Runtime::new()?;
     let (reporter, health) = tonic_health::server::health_reporter();
     rt.block_on(reporter.set_serving::<EchoServer<EchoService>>());
-    let server = rt.block_on(grpc::Server::builder().serve(rt.handle(), addr, move || routes(&health)))?;
+    let mut builder = grpc::Server::builder();
+    let tls = args.tls_config()?;
+    let secured = if tls.is_some() { " (tls)" } else { "" };
+    if let Some(config) = tls {
+        builder = builder.tls(config);
+    }
+    let server = rt.block_on(builder.serve(rt.handle(), args.addr, move || routes(&health)))?;
     println!(
-        "grpc serving on {} with {} workers",
+        "grpc serving on {} with {} workers{secured}",
         server.local_addr(),
         rt.worker_count()
     );

@@ -19,11 +19,22 @@
 //! ```
 //!
 //! The first argument is the listen address (default `127.0.0.1:0`); the
-//! server prints `http serving on ADDR with N workers`.
+//! server prints `http serving on ADDR with N workers`. With
+//! `--tls-cert FILE --tls-key FILE` (PEM) it serves HTTPS instead, ALPN
+//! choosing HTTP/2 or HTTP/1.1, and prints `https serving on ADDR ...`:
+//!
+//! ```sh
+//! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+//!   -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+//!   -keyout key.pem -out cert.pem
+//! cargo run --release --example http -- 127.0.0.1:8443 --tls-cert cert.pem --tls-key key.pem
+//! curl --cacert cert.pem https://localhost:8443/
+//! curl --http2 --cacert cert.pem https://localhost:8443/
+//! h2load -n 100000 -c 16 -m 10 https://127.0.0.1:8443/
+//! ```
 
 use std::convert::Infallible;
 use std::future::{ready, Ready};
-use std::net::SocketAddr;
 
 use http_body_util::{Either, Full};
 use hyper::body::Bytes;
@@ -59,17 +70,22 @@ impl hyper::service::Service<Request<Body>> for Hello {
     }
 }
 
+#[path = "support/listen_args.rs"]
+mod listen_args;
+
 #[allow(dead_code)]
 fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:0".into())
-        .parse()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("listen address: {e}")))?;
+    let args = listen_args::ListenArgs::parse(std::env::args().skip(1))?;
     let rt = Runtime::new()?;
-    let server = rt.block_on(http::Server::builder().serve(rt.handle(), addr, || Hello))?;
+    let mut builder = http::Server::builder();
+    let tls = args.tls_config()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(config) = tls {
+        builder = builder.tls(config);
+    }
+    let server = rt.block_on(builder.serve(rt.handle(), args.addr, || Hello))?;
     println!(
-        "http serving on {} with {} workers",
+        "{scheme} serving on {} with {} workers",
         server.local_addr(),
         rt.worker_count()
     );
