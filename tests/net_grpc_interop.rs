@@ -351,7 +351,14 @@ fn the_example_process_serves_echo_and_health_to_tonics_client() {
 /// installs it and sets that).
 #[test]
 fn grpcs_c_core_client_talks_to_the_example() {
-    let have = std::process::Command::new("python3")
+    // The system's Python, where Debian's python3-grpcio is (a pyenv
+    // `python3` earlier on the PATH does not see it).
+    let python = if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let have = std::process::Command::new(python)
         .args(["-c", "import grpc"])
         .status()
         .is_ok_and(|s| s.success());
@@ -365,7 +372,7 @@ fn grpcs_c_core_client_talks_to_the_example() {
     }
     let example = examples::start("grpc", &["127.0.0.1:0"]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/grpcio_echo.py");
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(python)
         .args([script, &example.addr.to_string()])
         .output()
         .unwrap();
