@@ -74,20 +74,20 @@
 //! kernel cycles where the machine has a PMU, syscalls, global allocations,
 //! context switches, CPU time).
 
-use std::hint::black_box;
+#[path = "common/side_by_side.rs"]
+mod side_by_side;
+
 use std::io;
 use std::iter::{Map, RepeatN};
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion};
 use roost::runtime::Runtime;
 use roost_benches::counters::{register_current_thread, Counters};
 use roost_benches::counting_alloc::CountingAlloc;
 use roost_benches::grpc_client::{GrpcCall, GrpcClient};
 use roost_benches::interleave::{interleaved, median_of, print_costs, summary_line, Runs, Stat, Summary};
 use roost_benches::rpc_client::RunResult;
-use roost_benches::settings::{is_second_run, localhost, run_shared_too, workers_from_env, Placement, Settings};
+use roost_benches::settings::{localhost, run_shared_too, workers_from_env, Placement, Settings};
 use roost_proto::echo_server::{Echo, EchoServer};
 use roost_proto::{EchoRequest, EchoResponse};
 use tonic::codegen::tokio_stream;
@@ -350,23 +350,15 @@ fn main() {
 
     // Criterion: time per call (all streams busy), side by side; the
     // second (shared-cores) run of a default run leaves it out.
-    let mut criterion = Criterion::default()
-        .configure_from_args()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(if settings.quick { 200 } else { 1000 }))
-        .measurement_time(Duration::from_millis(if settings.quick { 500 } else { 4000 }));
-    for case in cases.iter_mut().filter(|_| !is_second_run()) {
-        let mut group = criterion.benchmark_group(case.label);
-        for subject in &mut case.subjects {
-            group.bench_function(BenchmarkId::from_parameter(subject.name), |b| {
-                b.iter_custom(|iters| {
-                    let result = subject.client.run_calls(iters.max(case.in_flight)).expect("run");
-                    black_box(result.elapsed.mul_f64(iters as f64 / result.round_trips.max(1) as f64))
-                })
-            });
-        }
-        group.finish();
-    }
+    side_by_side::criterion_cases(
+        &settings,
+        cases.iter_mut().map(|case| side_by_side::CriterionCase {
+            label: case.label,
+            in_flight: case.in_flight,
+            subjects: &mut case.subjects,
+        }),
+        |client, n| client.run_calls(n).expect("run"),
+    );
 
     // Interleaved runs: each round runs every server once, in turn, so that
     // drifts of the machine hit all of them alike. Medians make the summary.

@@ -85,13 +85,14 @@
 //! The hand-written HTTP/1.1 client reopens, before a run and outside its
 //! timed window, every connection that a server closed while it was idle.
 
+#[path = "common/side_by_side.rs"]
+mod side_by_side;
+
 use std::convert::Infallible;
-use std::hint::black_box;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -109,7 +110,7 @@ use roost_benches::http1_client::Http1Client;
 use roost_benches::hyper_client::HyperHttp1Client;
 use roost_benches::interleave::{interleaved, median_of, print_costs, summary_line, Runs, Stat, Summary};
 use roost_benches::rpc_client::RunResult;
-use roost_benches::settings::{is_second_run, localhost, run_shared_too, workers_from_env, Placement, Settings};
+use roost_benches::settings::{localhost, run_shared_too, workers_from_env, Placement, Settings};
 
 /// Counts the server threads' calls to the global allocator.
 #[global_allocator]
@@ -401,23 +402,15 @@ fn main() {
 
     // Criterion: time per request (all connections busy), side by side;
     // the second (shared-cores) run of a default run leaves it out.
-    let mut criterion = Criterion::default()
-        .configure_from_args()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(if settings.quick { 200 } else { 1000 }))
-        .measurement_time(Duration::from_millis(if settings.quick { 500 } else { 4000 }));
-    for case in cases.iter_mut().filter(|_| !is_second_run()) {
-        let mut group = criterion.benchmark_group(case.label);
-        for subject in &mut case.subjects {
-            group.bench_function(BenchmarkId::from_parameter(subject.name), |b| {
-                b.iter_custom(|iters| {
-                    let result = subject.client.run_requests(iters.max(case.in_flight)).expect("run");
-                    black_box(result.elapsed.mul_f64(iters as f64 / result.round_trips.max(1) as f64))
-                })
-            });
-        }
-        group.finish();
-    }
+    side_by_side::criterion_cases(
+        &settings,
+        cases.iter_mut().map(|case| side_by_side::CriterionCase {
+            label: case.label,
+            in_flight: case.in_flight,
+            subjects: &mut case.subjects,
+        }),
+        |client, n| client.run_requests(n).expect("run"),
+    );
 
     // Interleaved runs: each round runs every server once, in turn, so that
     // drifts of the machine hit all of them alike. Medians make the summary.
