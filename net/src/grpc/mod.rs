@@ -10,11 +10,15 @@
 //!   worker**: a generated `XxxServer::new(svc)`, several in a
 //!   `tonic::service::Routes`, either under interceptors or tower layers.
 //!   A call runs on the worker that accepted its connection, start to end:
-//!   a handler can `roost::spawn`, use the worker's buffers and state, and
-//!   its future need not be `Send`-free of roost's types.
+//!   a handler can `roost::spawn` (the task stays on that worker) and use
+//!   state built once per worker. tonic's generated traits still ask for
+//!   `Send + Sync` services and `Send` futures, so per-worker state lives
+//!   in an `Arc` made on that worker, uncontended.
 //! - **Calling.** [`Channel`] is what a tonic generated client calls
 //!   through (`EchoClient::new(channel)`): one HTTP/2 connection per
-//!   thread, reconnected when it breaks.
+//!   thread, reconnected when it breaks. A call's future stays on the
+//!   thread that made it (it is not `Send`): make calls in `roost::spawn`ed
+//!   tasks.
 //!
 //! # What the server does for every call
 //!
@@ -28,6 +32,7 @@
 //! | compression | as the generated server is told (`accept_compressed`, `send_compressed`; tonic's feature `gzip`) |
 //! | service errors | a tower layer's error becomes the call's status, as on tonic's server |
 //! | shutdown | [`Server::shutdown`](crate::http::Server::shutdown): stop accepting, `GOAWAY`, in-flight calls finish within the grace period |
+//! | TLS | `Builder::tls` (feature `tls`): ALPN `h2`, the HTTP server's handshake timeout and counters; `ChannelBuilder::tls` for `https://` channels |
 //!
 //! # Examples
 //!
