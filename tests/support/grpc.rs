@@ -55,19 +55,33 @@ impl Seen {
     }
 }
 
-/// Counts a hanging handler dropped.
-struct DropGuard(Arc<Seen>);
+/// Counts a hanging handler dropped, unless it finished ([`done`](Self::done)).
+struct DropGuard {
+    seen: Arc<Seen>,
+    armed: bool,
+}
 
 impl Drop for DropGuard {
     fn drop(&mut self) {
-        self.0.dropped.fetch_add(1, Ordering::SeqCst);
+        if self.armed {
+            self.seen.dropped.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 
 impl DropGuard {
     fn new(seen: &Arc<Seen>) -> Self {
         seen.hanging.fetch_add(1, Ordering::SeqCst);
-        Self(seen.clone())
+        Self {
+            seen: seen.clone(),
+            armed: true,
+        }
+    }
+
+    /// The handler finished on its own: no longer hanging, not dropped.
+    fn done(mut self) {
+        self.seen.hanging.fetch_sub(1, Ordering::SeqCst);
+        self.armed = false;
     }
 }
 
@@ -162,9 +176,7 @@ impl Echo for Probe {
         while let Some(next) = stream.message().await? {
             all.push_str(&next.message);
         }
-        // Finished: not counted as dropped by force.
-        self.seen.hanging.fetch_sub(1, Ordering::SeqCst);
-        std::mem::forget(guard);
+        guard.done();
         self.seen.finished.fetch_add(1, Ordering::SeqCst);
         reply(all)
     }

@@ -5,6 +5,7 @@ grpcio-tools are needed. Prints each check, then "all ok"; exits non-zero on
 the first failure.
 """
 import sys
+import time
 
 import grpc
 
@@ -66,7 +67,17 @@ nope = channel.unary_unary(echo + "Nope", request_serializer=encode, response_de
 check("unknown method", code_of(lambda: nope("x")), grpc.StatusCode.UNIMPLEMENTED)
 check("oversized message", code_of(lambda: unary("x" * (5 << 20))), grpc.StatusCode.RESOURCE_EXHAUSTED)
 check("unary after those", unary("still here"), "still here")
-check("a deadline that has passed", code_of(lambda: unary("late", timeout=0.000001)), grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def slow_parts():
+    # The call cannot finish before the last part, two seconds on; its
+    # deadline is 0.2 s.
+    yield "early"
+    time.sleep(2)
+    yield "late"
+
+
+check("a deadline", code_of(lambda: client_stream(slow_parts(), timeout=0.2)), grpc.StatusCode.DEADLINE_EXCEEDED)
 gzip = grpc.insecure_channel(sys.argv[1], compression=grpc.Compression.Gzip)
 gzip_unary = gzip.unary_unary(echo + "UnaryEcho", request_serializer=encode, response_deserializer=decode)
 check("gzip", gzip_unary("z" * 4096), "z" * 4096)
