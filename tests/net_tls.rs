@@ -112,9 +112,10 @@ async fn alpn_chooses_http2_or_http1_and_ten_megabytes_echo_over_both() {
 async fn a_client_that_never_says_hello_is_closed_at_the_handshake_timeout() {
     let pki = Pki::new("silent");
     let cert = pki.server(&["localhost"], 1);
+    // The timeout set before the configuration: the order does not matter.
     let builder = Server::builder()
-        .tls(cert.config())
-        .tls_handshake_timeout(Duration::from_millis(300));
+        .tls_handshake_timeout(Duration::from_millis(300))
+        .tls(cert.config());
     let server = http::start(builder, Controls::new(1)).await;
     let addr = server.local_addr();
     // Connects and sends nothing: closed by the server (a read ends), and

@@ -92,7 +92,7 @@ where
     type Future = CallFuture<S>;
 
     fn call(&self, req: Request<Incoming>) -> CallFuture<S> {
-        let deadline = earlier(timeout::from_headers(req.headers()), self.timeout);
+        let deadline = timeout::sooner(timeout::from_headers(req.headers()), self.timeout);
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(self.info.clone());
         let req = Request::from_parts(parts, RequestBody::new(body, self.max_message));
@@ -100,14 +100,6 @@ where
             call: S::clone(&self.service).oneshot(req),
             deadline: deadline.map(roost_runtime::time::sleep),
         }
-    }
-}
-
-/// The sooner of two optional timeouts.
-fn earlier(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 

@@ -126,11 +126,7 @@ impl ChannelBuilder {
     /// configuration that names no ALPN protocol gets `h2`.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: impl Into<Arc<rustls::ClientConfig>>) -> Self {
-        let mut config = config.into();
-        if config.alpn_protocols.is_empty() {
-            Arc::make_mut(&mut config).alpn_protocols = vec![b"h2".to_vec()];
-        }
-        self.tls = Some(config);
+        self.tls = Some(crate::tls::client_alpn_or(config.into(), &[b"h2"]));
         self
     }
 
@@ -363,10 +359,7 @@ impl tower::Service<Request<TonicBody>> for Channel {
                 parts.authority = Some(shared.authority.clone());
                 *req.uri_mut() = Uri::from_parts(parts).map_err(|e| Status::internal(e.to_string()))?;
             }
-            let deadline = match (timeout::from_headers(req.headers()), shared.timeout) {
-                (Some(own), Some(channel)) => Some(own.min(channel)),
-                (own, channel) => own.or(channel),
-            };
+            let deadline = timeout::sooner(timeout::from_headers(req.headers()), shared.timeout);
             if let (Some(deadline), None) = (deadline, req.headers().get(timeout::GRPC_TIMEOUT)) {
                 // The server learns the channel's deadline too.
                 req.headers_mut()

@@ -162,11 +162,7 @@ impl Builder {
     /// ALPN protocol gets `h2`, the one gRPC speaks.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: impl Into<std::sync::Arc<rustls::ServerConfig>>) -> Self {
-        let mut config = config.into();
-        if config.alpn_protocols.is_empty() {
-            std::sync::Arc::make_mut(&mut config).alpn_protocols = vec![b"h2".to_vec()];
-        }
-        self.http = self.http.tls(config);
+        self.http = self.http.tls(crate::tls::server_alpn_or(config.into(), &[b"h2"]));
         self
     }
 

@@ -15,6 +15,15 @@ pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Duration> {
     parse(headers.get(GRPC_TIMEOUT)?.as_bytes())
 }
 
+/// The sooner of two optional timeouts: a call's own and its server's or
+/// channel's.
+pub(crate) fn sooner(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Parses a `grpc-timeout` value.
 pub(crate) fn parse(value: &[u8]) -> Option<Duration> {
     let (&unit, digits) = value.split_last()?;

@@ -125,9 +125,12 @@ pub struct Builder {
     max_body_size: u64,
     max_concurrent_streams: u32,
     listen_options: ListenOptions,
-    /// HTTPS: the TLS configuration and the handshake timeout.
+    /// HTTPS: the TLS configuration.
     #[cfg(feature = "tls")]
-    tls: Option<(Arc<rustls::ServerConfig>, Duration)>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// How long a TLS handshake may take, from the accept.
+    #[cfg(feature = "tls")]
+    tls_handshake_timeout: Duration,
 }
 
 impl Default for Builder {
@@ -148,6 +151,8 @@ impl Builder {
             listen_options: ListenOptions::new(),
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
+            tls_handshake_timeout: crate::tls::DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 
@@ -162,25 +167,15 @@ impl Builder {
     /// counted in [`Server::tls_handshake_failures`].
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: impl Into<Arc<rustls::ServerConfig>>) -> Self {
-        let mut config = config.into();
-        if config.alpn_protocols.is_empty() {
-            Arc::make_mut(&mut config).alpn_protocols = crate::tls::ALPN_HTTP.iter().map(|p| p.to_vec()).collect();
-        }
-        let timeout = self
-            .tls
-            .as_ref()
-            .map_or(crate::tls::DEFAULT_HANDSHAKE_TIMEOUT, |(_, t)| *t);
-        self.tls = Some((config, timeout));
+        self.tls = Some(crate::tls::server_alpn_or(config.into(), &crate::tls::ALPN_HTTP));
         self
     }
 
     /// How long a TLS client has, from its accept, to finish its handshake
-    /// (default 10 s); takes effect with [`tls`](Self::tls).
+    /// (default 10 s), when the server serves [`tls`](Self::tls).
     #[cfg(feature = "tls")]
     pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
-        if let Some((_, t)) = &mut self.tls {
-            *t = timeout;
-        }
+        self.tls_handshake_timeout = timeout;
         self
     }
 
@@ -346,7 +341,7 @@ impl Builder {
         let make_worker = Arc::new(make_worker);
         let header_read_timeout = self.header_read_timeout;
         #[cfg(feature = "tls")]
-        let tls = self.tls.clone();
+        let (tls, handshake_timeout) = (self.tls.clone(), self.tls_handshake_timeout);
         let mut started = Vec::with_capacity(workers);
         for (index, socket) in sockets.into_iter().enumerate() {
             let (make_worker, builder, options) = (make_worker.clone(), builder.clone(), options.clone());
@@ -368,7 +363,7 @@ impl Builder {
                     phase: conn::LocalPhase::new(),
                     shared: worker_shared,
                     #[cfg(feature = "tls")]
-                    tls: tls.map(|(config, handshake_timeout)| conn::Tls {
+                    tls: tls.map(|config| conn::Tls {
                         acceptor: tokio_rustls::TlsAcceptor::from(config),
                         handshake_timeout,
                     }),

@@ -105,13 +105,10 @@ pub fn load_key(path: impl AsRef<Path>) -> io::Result<PrivateKeyDer<'static>> {
 /// `InvalidInput` if the key does not suit the certificate, or rustls
 /// refuses it.
 pub fn server_config(certs: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> io::Result<ServerConfig> {
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?
-        .with_no_client_auth()
+    let mut config = server_builder()?
         .with_single_cert(certs, key)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    config.alpn_protocols = ALPN_HTTP.iter().map(|p| p.to_vec()).collect();
+    config.alpn_protocols = alpn(&ALPN_HTTP);
     Ok(config)
 }
 
@@ -122,13 +119,41 @@ pub fn server_config(certs: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'st
 ///
 /// `InvalidInput` if rustls refuses the protocol versions.
 pub fn server_config_with_resolver(resolver: Arc<dyn ResolvesServerCert>) -> io::Result<ServerConfig> {
-    let mut config = ServerConfig::builder_with_provider(provider())
+    let mut config = server_builder()?.with_cert_resolver(resolver);
+    config.alpn_protocols = alpn(&ALPN_HTTP);
+    Ok(config)
+}
+
+/// A server configuration up to its certificate: ring, TLS 1.3 and 1.2, no
+/// client authentication.
+fn server_builder() -> io::Result<rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>> {
+    Ok(ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?
-        .with_no_client_auth()
-        .with_cert_resolver(resolver);
-    config.alpn_protocols = ALPN_HTTP.iter().map(|p| p.to_vec()).collect();
-    Ok(config)
+        .with_no_client_auth())
+}
+
+/// ALPN protocol names as rustls holds them.
+fn alpn(protocols: &[&[u8]]) -> Vec<Vec<u8>> {
+    protocols.iter().map(|p| p.to_vec()).collect()
+}
+
+/// `config`, offering `protocols` by ALPN if it names none itself (a
+/// server's builder, or a client's channel, fills in what it speaks).
+pub(crate) fn server_alpn_or(mut config: Arc<ServerConfig>, protocols: &[&[u8]]) -> Arc<ServerConfig> {
+    if config.alpn_protocols.is_empty() {
+        Arc::make_mut(&mut config).alpn_protocols = alpn(protocols);
+    }
+    config
+}
+
+/// As [`server_alpn_or`], for a client's configuration.
+#[cfg(feature = "grpc")]
+pub(crate) fn client_alpn_or(mut config: Arc<ClientConfig>, protocols: &[&[u8]]) -> Arc<ClientConfig> {
+    if config.alpn_protocols.is_empty() {
+        Arc::make_mut(&mut config).alpn_protocols = alpn(protocols);
+    }
+    config
 }
 
 /// A certificate chain and key as rustls signs with them.
@@ -199,7 +224,7 @@ pub fn client_config(roots: rustls::RootCertStore, alpn: &[&[u8]]) -> ClientConf
         .expect("ring supports the default protocol versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config.alpn_protocols = self::alpn(alpn);
     config
 }
 
