@@ -16,38 +16,16 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use roost::net::http::Server;
-use roost::runtime::Handle;
 
 use http::{blocking, raw_client, read_response, read_until_closed};
-
-/// What must come back to its baseline after each bad peer.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-struct Counts {
-    connections: usize,
-    fds: usize,
-    io_sources: u64,
-    arena_in_use: u64,
-}
-
-fn counts(server: &Server) -> Counts {
-    let metrics = Handle::current().metrics();
-    Counts {
-        connections: server.connections(),
-        fds: net::open_fds(),
-        io_sources: metrics.sum(|w| w.io_sources),
-        // Blocks lent to the kernel's receive ring (uring driver) are the
-        // driver's, not a peer's leftovers: a worker's ring fills the first
-        // time it receives, which may be during a bad peer's connection.
-        arena_in_use: metrics.sum(|w| w.arena_bytes_held()),
-    }
-}
+use net::Leftovers;
 
 /// Waits (without blocking the worker) until the counts are back; a hang
 /// guard, not a timing assertion.
-async fn back_to(baseline: Counts, server: &Server, after: &str) {
+async fn back_to(baseline: Leftovers, server: &Server, after: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let now = counts(server);
+        let now = Leftovers::now(server.connections());
         if now == baseline {
             return;
         }
@@ -77,8 +55,8 @@ async fn bad_peers_get_an_error_or_a_close_and_leave_nothing_behind() {
         still_serves(addr, "warm-up").await;
     }
     roost::time::sleep(Duration::from_millis(50)).await;
-    let baseline = counts(&server);
-    let baseline = Counts {
+    let baseline = Leftovers::now(server.connections());
+    let baseline = Leftovers {
         connections: 0,
         ..baseline
     };

@@ -21,31 +21,12 @@ use hyper::{Request, StatusCode};
 use roost::net::http::Server;
 use roost::net::tls;
 use roost::net::TcpStream;
-use roost::runtime::Handle;
 
 use http::{blocking, Controls};
+use net::Leftovers;
 use tls_support::Pki;
 
-/// What must come back to its baseline.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-struct Counts {
-    connections: usize,
-    fds: usize,
-    io_sources: u64,
-    arena_in_use: u64,
-}
-
-fn counts(server: &Server) -> Counts {
-    let metrics = Handle::current().metrics();
-    Counts {
-        connections: server.connections(),
-        fds: net::open_fds(),
-        io_sources: metrics.sum(|w| w.io_sources),
-        arena_in_use: metrics.sum(|w| w.arena_bytes_held()),
-    }
-}
-
-/// Counts the heap bytes live in this process (what a leak would grow).
+/// Leftovers the heap bytes live in this process (what a leak would grow).
 struct LiveBytes;
 
 static LIVE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
@@ -78,10 +59,10 @@ fn rss() -> u64 {
 
 /// Waits until the counts are back and `failures` handshakes have failed
 /// (a hang guard, not a timing assertion).
-async fn settle(server: &Server, baseline: Counts, failures: u64) {
+async fn settle(server: &Server, baseline: Leftovers, failures: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let now = counts(server);
+        let now = Leftovers::now(server.connections());
         if now == baseline && server.tls_handshake_failures() >= failures {
             return;
         }
@@ -161,7 +142,7 @@ async fn a_thousand_failed_handshakes_leave_nothing_behind() {
         assert!(Instant::now() < deadline, "the warm-up's connections did not close");
         roost::time::sleep(Duration::from_millis(5)).await;
     }
-    let baseline = counts(&server);
+    let baseline = Leftovers::now(server.connections());
     let rss_before = rss();
     let live_before = LIVE.load(std::sync::atomic::Ordering::Relaxed);
 

@@ -98,6 +98,34 @@ impl ByteStream {
     }
 }
 
+/// What a server's bad peers must not leave behind: its connections, the
+/// process's descriptors, the workers' io sources and arena bytes held.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Leftovers {
+    pub connections: usize,
+    pub fds: usize,
+    pub io_sources: u64,
+    pub arena_in_use: u64,
+}
+
+impl Leftovers {
+    /// The counts now, of the current runtime, for a server with
+    /// `connections` open.
+    pub fn now(connections: usize) -> Self {
+        let metrics = roost::runtime::Handle::current().metrics();
+        Self {
+            connections,
+            fds: open_fds(),
+            io_sources: metrics.sum(|w| w.io_sources),
+            // Blocks lent to the kernel's receive ring (uring driver) are
+            // the driver's, not a peer's leftovers: a worker's ring fills
+            // the first time it receives, which may be during a bad peer's
+            // connection.
+            arena_in_use: metrics.sum(|w| w.arena_bytes_held()),
+        }
+    }
+}
+
 /// Open descriptors of this process.
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
