@@ -11,11 +11,10 @@ use std::time::Duration;
 
 use roost::net::grpc::{Channel, Server};
 use roost_proto::echo_client::EchoClient;
-use tokio_stream::StreamExt;
 use tonic::codec::CompressionEncoding;
 use tonic::Code;
 
-use grpc::{client, req, start, unary, Probe};
+use grpc::{client, messages, req, start, unary, Probe};
 
 #[roost::test(worker_threads = 2)]
 async fn the_four_call_kinds_answer_as_the_echo_service_says() {
@@ -24,8 +23,7 @@ async fn the_four_call_kinds_answer_as_the_echo_service_says() {
 
     assert_eq!(unary(&mut client, "hello").await.unwrap(), "hello");
 
-    let stream = client.server_streaming_echo(req("ten")).await.unwrap().into_inner();
-    let echoes: Vec<String> = stream.map(|m| m.unwrap().message).collect().await;
+    let echoes = messages(client.server_streaming_echo(req("ten")).await.unwrap().into_inner()).await;
     assert_eq!(echoes, vec!["ten"; 10]);
 
     let parts = tokio_stream::iter(["a", "bb", "ccc"].map(req));

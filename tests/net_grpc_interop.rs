@@ -19,10 +19,9 @@ use hyper::body::{Bytes, Frame};
 use roost::net::grpc::Server;
 use roost_proto::echo_client::EchoClient;
 use roost_proto::echo_server::EchoServer;
-use tokio_stream::StreamExt;
 use tonic::Code;
 
-use grpc::{req, start, unary, Probe};
+use grpc::{messages, req, start, unary, Probe};
 
 /// A tokio current-thread runtime on a thread of its own, as a tokio user
 /// runs tonic.
@@ -49,28 +48,21 @@ async fn tonics_own_client_on_tokio_calls_the_roost_server() {
             .unwrap();
         let mut client = EchoClient::new(channel);
         let one = client.unary_echo(req("tokio")).await.unwrap().into_inner().message;
-        let ten: Vec<String> = client
-            .server_streaming_echo(req("s"))
-            .await
-            .unwrap()
-            .into_inner()
-            .map(|m| m.unwrap().message)
-            .collect()
-            .await;
+        let ten = messages(client.server_streaming_echo(req("s")).await.unwrap().into_inner()).await;
         let all = client
             .client_streaming_echo(tokio_stream::iter(["x", "y"].map(req)))
             .await
             .unwrap()
             .into_inner()
             .message;
-        let bidi: Vec<String> = client
-            .bidirectional_streaming_echo(tokio_stream::iter(["p", "q"].map(req)))
-            .await
-            .unwrap()
-            .into_inner()
-            .map(|m| m.unwrap().message)
-            .collect()
-            .await;
+        let bidi = messages(
+            client
+                .bidirectional_streaming_echo(tokio_stream::iter(["p", "q"].map(req)))
+                .await
+                .unwrap()
+                .into_inner(),
+        )
+        .await;
         let mut late = tonic::Request::new(req("hang"));
         late.set_timeout(Duration::from_millis(100));
         let status = client.unary_echo(late).await.unwrap_err();
@@ -111,14 +103,7 @@ async fn the_roost_channel_calls_tonics_own_server_on_tokio() {
     let mut client =
         EchoClient::new(roost::net::grpc::Channel::new(format!("http://{addr}").parse().unwrap()).unwrap());
     assert_eq!(unary(&mut client, "to tokio").await.unwrap(), "to tokio");
-    let echoes: Vec<String> = client
-        .server_streaming_echo(req("s"))
-        .await
-        .unwrap()
-        .into_inner()
-        .map(|m| m.unwrap().message)
-        .collect()
-        .await;
+    let echoes = messages(client.server_streaming_echo(req("s")).await.unwrap().into_inner()).await;
     assert_eq!(echoes.len(), grpc_example::STREAM_REPEATS);
     let all = client
         .client_streaming_echo(tokio_stream::iter(["1", "2", "3"].map(req)))
@@ -311,28 +296,22 @@ fn the_example_process_serves_echo_and_health_to_tonics_client() {
             .unwrap();
         let mut echo = EchoClient::new(channel.clone());
         let one = echo.unary_echo(req("process")).await.unwrap().into_inner().message;
-        let ten = echo
-            .server_streaming_echo(req("s"))
-            .await
-            .unwrap()
-            .into_inner()
-            .collect::<Vec<_>>()
-            .await
-            .len();
+        // Every message checked, not only counted: an error item is not an
+        // echo.
+        let ten = messages(echo.server_streaming_echo(req("s")).await.unwrap().into_inner()).await;
         let all = echo
             .client_streaming_echo(tokio_stream::iter(["a", "b"].map(req)))
             .await
             .unwrap()
             .into_inner()
             .message;
-        let bidi = echo
-            .bidirectional_streaming_echo(tokio_stream::iter(["c", "d"].map(req)))
-            .await
-            .unwrap()
-            .into_inner()
-            .collect::<Vec<_>>()
-            .await
-            .len();
+        let bidi = messages(
+            echo.bidirectional_streaming_echo(tokio_stream::iter(["c", "d"].map(req)))
+                .await
+                .unwrap()
+                .into_inner(),
+        )
+        .await;
         let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
         let check = tonic_health::pb::HealthCheckRequest { service: String::new() };
         let serving = health.check(check).await.unwrap().into_inner().status;
@@ -341,7 +320,10 @@ fn the_example_process_serves_echo_and_health_to_tonics_client() {
     .join()
     .unwrap();
     let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
-    assert_eq!(answers, ("process".to_owned(), 10, "ab".to_owned(), 2, serving));
+    let (one, ten, all, bidi, health) = answers;
+    assert_eq!((one.as_str(), all.as_str(), health), ("process", "ab", serving));
+    assert_eq!(ten, vec!["s"; 10]);
+    assert_eq!(bidi, ["c", "d"]);
 }
 
 /// gRPC's C core (python3-grpcio) against `examples/grpc.rs` as a process:
@@ -351,23 +333,8 @@ fn the_example_process_serves_echo_and_health_to_tonics_client() {
 /// installs it and sets that).
 #[test]
 fn grpcs_c_core_client_talks_to_the_example() {
-    // The system's Python, where Debian's python3-grpcio is (a pyenv
-    // `python3` earlier on the PATH does not see it).
-    let python = if std::path::Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    };
-    let have = std::process::Command::new(python)
-        .args(["-c", "import grpc"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        assert!(
-            std::env::var_os("ROOST_REQUIRE_CLIENTS").is_none(),
-            "ROOST_REQUIRE_CLIENTS is set, and python3 cannot import grpc"
-        );
-        eprintln!("skipped: python3 has no grpc module (apt install python3-grpcio)");
+    let python = examples::system_python();
+    if !examples::client_available(python, &["-c", "import grpc"]) {
         return;
     }
     let example = examples::start("grpc", &["127.0.0.1:0"]);

@@ -263,8 +263,7 @@ async fn grpc_over_tls_with_roosts_channel() {
     let mut client = roost_proto::echo_client::EchoClient::new(channel);
     assert_eq!(grpc::unary(&mut client, "over tls").await.unwrap(), "over tls");
     let echoes = client.server_streaming_echo(grpc::req("s")).await.unwrap().into_inner();
-    use tokio_stream::StreamExt;
-    assert_eq!(echoes.collect::<Vec<_>>().await.len(), 10);
+    assert_eq!(grpc::messages(echoes).await, vec!["s"; 10]);
 
     // A channel that does not trust the server's CA fails with UNAVAILABLE.
     let stranger = Pki::new("grpc-stranger");

@@ -14,34 +14,6 @@ use std::process::{Command, Output};
 
 use tls_support::Pki;
 
-/// Whether `program` runs (`args` is a harmless probe); if not, the test
-/// is skipped unless the clients are required.
-fn have(program: &str, args: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("ROOST_REQUIRE_CLIENTS").is_none(),
-            "ROOST_REQUIRE_CLIENTS is set, and `{program}` is missing"
-        );
-        eprintln!("skipped: `{program}` is not installed");
-    }
-    ok
-}
-
-/// The system's Python, where Debian's `python3-grpcio` is (a pyenv or
-/// virtualenv `python3` earlier on the PATH does not see it); `python3`
-/// where there is none.
-fn python() -> &'static str {
-    if std::path::Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    }
-}
-
 fn run(program: &str, args: &[&str]) -> Output {
     let out = Command::new(program).args(args).output().unwrap();
     assert!(
@@ -53,13 +25,11 @@ fn run(program: &str, args: &[&str]) -> Output {
     out
 }
 
-/// The http example over TLS with a certificate for `localhost` and
-/// 127.0.0.1 from `pki`.
-fn https_example(pki: &Pki) -> examples::Example {
-    let cert = pki.server(&["localhost", "127.0.0.1"], 1);
-    let (cert, key) = pki.write("server", &cert);
-    let example = examples::start(
-        "http",
+/// Example `name` over TLS, with a certificate from `pki` for `hosts`.
+fn tls_example(pki: &Pki, name: &str, hosts: &[&str]) -> examples::Example {
+    let (cert, key) = pki.write("server", &pki.server(hosts, 1));
+    examples::start(
+        name,
         &[
             "127.0.0.1:0",
             "--tls-cert",
@@ -67,13 +37,17 @@ fn https_example(pki: &Pki) -> examples::Example {
             "--tls-key",
             key.to_str().unwrap(),
         ],
-    );
-    example
+    )
+}
+
+/// The http example over TLS, for `localhost` and 127.0.0.1.
+fn https_example(pki: &Pki) -> examples::Example {
+    tls_example(pki, "http", &["localhost", "127.0.0.1"])
 }
 
 #[test]
 fn curl_over_http1_and_http2_with_the_test_ca() {
-    if !have("curl", &["--version"]) {
+    if !examples::client_available("curl", &["--version"]) {
         return;
     }
     let pki = Pki::new("curl");
@@ -123,7 +97,7 @@ fn curl_over_http1_and_http2_with_the_test_ca() {
 
 #[test]
 fn openssl_s_client_sees_tls13_and_alpn() {
-    if !have("openssl", &["version"]) {
+    if !examples::client_available("openssl", &["version"]) {
         return;
     }
     let pki = Pki::new("openssl");
@@ -157,7 +131,7 @@ fn openssl_s_client_sees_tls13_and_alpn() {
 
 #[test]
 fn h2load_over_tls() {
-    if !have("h2load", &["--version"]) {
+    if !examples::client_available("h2load", &["--version"]) {
         return;
     }
     let pki = Pki::new("h2load");
@@ -181,7 +155,7 @@ fn h2load_over_tls() {
 
 #[test]
 fn pythons_ssl_module_over_http1() {
-    if !have(python(), &["-c", "import ssl"]) {
+    if !examples::client_available(examples::system_python(), &["-c", "import ssl"]) {
         return;
     }
     let pki = Pki::new("python");
@@ -199,28 +173,17 @@ fn pythons_ssl_module_over_http1() {
         ca = pki.ca_path().to_str().unwrap(),
         port = example.addr.port()
     );
-    let out = run(python(), &["-c", &script]);
+    let out = run(examples::system_python(), &["-c", &script]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "200 Hello, world! TLSv1.3");
 }
 
 #[test]
 fn grpcs_c_core_over_tls() {
-    if !have(python(), &["-c", "import grpc"]) {
+    if !examples::client_available(examples::system_python(), &["-c", "import grpc"]) {
         return;
     }
     let pki = Pki::new("grpcio");
-    let cert = pki.server(&["localhost"], 1);
-    let (cert, key) = pki.write("server", &cert);
-    let example = examples::start(
-        "grpc",
-        &[
-            "127.0.0.1:0",
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-    );
+    let example = tls_example(&pki, "grpc", &["localhost"]);
     let script = format!(
         "import grpc\n\
          creds = grpc.ssl_channel_credentials(open({ca:?}, 'rb').read())\n\
@@ -232,6 +195,6 @@ fn grpcs_c_core_over_tls() {
         ca = pki.ca_path().to_str().unwrap(),
         port = example.addr.port()
     );
-    let out = run(python(), &["-c", &script]);
+    let out = run(examples::system_python(), &["-c", &script]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "secure");
 }

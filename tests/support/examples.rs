@@ -83,3 +83,33 @@ impl Drop for Example {
         let _ = self.child.wait();
     }
 }
+
+/// Whether the outside client `program` runs (`args` is a harmless probe).
+/// A test skips when it does not, saying so, unless `ROOST_REQUIRE_CLIENTS`
+/// is set (`.ci/run` installs the clients and sets it): then it fails.
+pub fn client_available(program: &str, args: &[&str]) -> bool {
+    let ok = Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("ROOST_REQUIRE_CLIENTS").is_none(),
+            "ROOST_REQUIRE_CLIENTS is set, and `{program} {}` fails",
+            args.join(" ")
+        );
+        eprintln!("skipped: `{program} {}` fails (not installed?)", args.join(" "));
+    }
+    ok
+}
+
+/// The system's Python, where Debian's `python3-grpcio` is (a pyenv or
+/// virtualenv `python3` earlier on the PATH does not see it); `python3`
+/// where there is none.
+pub fn system_python() -> &'static str {
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}

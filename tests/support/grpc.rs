@@ -222,6 +222,11 @@ pub fn req(message: &str) -> EchoRequest {
     }
 }
 
+/// The messages of a response stream, each of which must be `Ok`.
+pub async fn messages(stream: Streaming<EchoResponse>) -> Vec<String> {
+    stream.map(|m| m.expect("a message").message).collect().await
+}
+
 /// Unary echo of `message`, its answer or status.
 pub async fn unary(client: &mut EchoClient<Channel>, message: &str) -> Result<String, Status> {
     client.unary_echo(req(message)).await.map(|r| r.into_inner().message)
