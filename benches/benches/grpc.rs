@@ -384,21 +384,8 @@ fn main() {
         print_costs(&format!("{place}: {}", case.label), "call", runs);
     }
     println!();
-    let metrics = rt.handle().metrics();
-    for w in &metrics.workers {
-        println!(
-            "roost worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {} preempted {}, core {})",
-            w.index,
-            w.io_sources,
-            w.tasks_polled,
-            w.parks,
-            w.ticks,
-            w.spin_nanos / 1_000_000,
-            w.spin_hits,
-            w.spin_misses,
-            w.spin_preempted,
-            w.core.map_or_else(|| "any".to_string(), |c| c.to_string())
-        );
+    for w in &rt.handle().metrics().workers {
+        println!("roost {}", roost_benches::report::worker_line(w));
     }
     run_shared_too();
 }
@@ -439,12 +426,13 @@ fn print_table(case: &Case, results: &[Runs]) {
     }
 }
 
-/// `  (target <text>)` where the case has the targets.
-fn target(case: &Case, text: &str) -> String {
-    if case.targets {
-        format!(" (target {text})")
+/// `ratio (target <text>)` where the case has the targets and the
+/// ratio has its baseline (a server left out has neither).
+fn target(ratio: String, case: &Case, text: &str) -> String {
+    if case.targets && !ratio.is_empty() {
+        format!("{ratio} (target {text})")
     } else {
-        String::new()
+        ratio
     }
 }
 
@@ -460,8 +448,16 @@ fn print_summary(label: &str, case: &Case, results: &[Runs], placement: &Placeme
         .max_by(|a, b| sum.get(a, calls).total_cmp(&sum.get(b, calls)));
 
     let mut line = sum.values(&SERVERS, calls, 0);
-    line.push(sum.ratio("roost", "vs tokio-mt", &["tokio-mt"], calls) + &target(case, ">= 1.5x"));
-    line.push(sum.ratio("roost", "vs tokio-ct", &["tokio-ct"], calls) + &target(case, ">= 1.2x"));
+    line.push(target(
+        sum.ratio("roost", "vs tokio-mt", &["tokio-mt"], calls),
+        case,
+        ">= 1.5x",
+    ));
+    line.push(target(
+        sum.ratio("roost", "vs tokio-ct", &["tokio-ct"], calls),
+        case,
+        ">= 1.2x",
+    ));
     summary_line(label, "calls/s", line);
     if case.responses > 1 {
         let messages = SERVERS
@@ -475,7 +471,11 @@ fn print_summary(label: &str, case: &Case, results: &[Runs], placement: &Placeme
     let p99 = (|r: &RunResult| r.latency_us(0.99)) as Stat;
     let mut line = sum.values(&SERVERS, p99, 0);
     if let Some(best) = best {
-        line.push(sum.ratio("roost", &format!("vs best tokio ({best})"), &[best], p99) + &target(case, "<= 1x"));
+        line.push(target(
+            sum.ratio("roost", &format!("vs best tokio ({best})"), &[best], p99),
+            case,
+            "<= 1x",
+        ));
     }
     // Against the lower of the tokio p99s too.
     let lowest = tokio
@@ -489,7 +489,11 @@ fn print_summary(label: &str, case: &Case, results: &[Runs], placement: &Placeme
 
     let cpu = RunResult::server_cpu_us_per_round_trip as Stat;
     let mut line = sum.values(&SERVERS, cpu, 2);
-    line.push(sum.ratio("roost", "vs tokio-mt", &["tokio-mt"], cpu) + &target(case, "<= 0.65x"));
+    line.push(target(
+        sum.ratio("roost", "vs tokio-mt", &["tokio-mt"], cpu),
+        case,
+        "<= 0.65x",
+    ));
     line.push(sum.ratio("roost", "vs tokio-ct", &["tokio-ct"], cpu));
     line.push(
         sum.value("roost", RunResult::client_cpu_us_per_round_trip, 2)

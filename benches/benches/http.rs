@@ -435,21 +435,8 @@ fn main() {
         print_costs(&format!("{place}: {label}"), "request", runs);
     }
     println!();
-    let metrics = rt.handle().metrics();
-    for w in &metrics.workers {
-        println!(
-            "roost worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {} preempted {}, core {})",
-            w.index,
-            w.io_sources,
-            w.tasks_polled,
-            w.parks,
-            w.ticks,
-            w.spin_nanos / 1_000_000,
-            w.spin_hits,
-            w.spin_misses,
-            w.spin_preempted,
-            w.core.map_or_else(|| "any".to_string(), |c| c.to_string())
-        );
+    for w in &rt.handle().metrics().workers {
+        println!("roost {}", roost_benches::report::worker_line(w));
     }
     run_shared_too();
 }

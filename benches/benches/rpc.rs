@@ -580,17 +580,8 @@ fn print_workers(name: &str, rt: &Runtime) {
                 String::new()
             };
             println!(
-                "{name} worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {} preempted {}, core {}): arena allocations {} | slot hits {} | slot parks {} | returns received {} | fallbacks {}{ring}",
-                w.index,
-                w.io_sources,
-                w.tasks_polled,
-                w.parks,
-                w.ticks,
-                w.spin_nanos / 1_000_000,
-                w.spin_hits,
-                w.spin_misses,
-                w.spin_preempted,
-                w.core.map_or_else(|| "any".to_string(), |c| c.to_string()),
+                "{name} {}: arena allocations {} | slot hits {} | slot parks {} | returns received {} | fallbacks {}{ring}",
+                roost_benches::report::worker_line(w),
                 a.allocations,
                 a.slot_hits,
                 a.slot_parks,

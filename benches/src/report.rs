@@ -61,3 +61,22 @@ pub fn comparison_line(
     }
     (line, speedup)
 }
+
+/// `worker N (io sources .., polls .., parks .., ticks .., idle spin .. ms,
+/// spin hits .. misses .. preempted .., core ..)`: what a roost worker did
+/// in a benchmark, for the lines after its tables.
+pub fn worker_line(w: &roost_runtime::WorkerMetrics) -> String {
+    format!(
+        "worker {} (io sources {}, polls {}, parks {}, ticks {}, idle spin {} ms, spin hits {} misses {} preempted {}, core {})",
+        w.index,
+        w.io_sources,
+        w.tasks_polled,
+        w.parks,
+        w.ticks,
+        w.spin_nanos / 1_000_000,
+        w.spin_hits,
+        w.spin_misses,
+        w.spin_preempted,
+        w.core.map_or_else(|| "any".to_string(), |c| c.to_string())
+    )
+}
