@@ -8,6 +8,9 @@
 //! - `GET /users/{id}`: a path parameter, echoed back as JSON
 //! - `POST /hits`: increments a counter shared by all workers (state) and
 //!   returns it as JSON
+//! - `GET /ws`: a WebSocket that echoes every text and binary message
+//!   (roost's `WebSocketUpgrade`: the socket stays on the worker that
+//!   accepted the connection); HTTP/2's extended CONNECT works too
 //!
 //! ```sh
 //! cargo run --release --example axum -- 127.0.0.1:8081
@@ -15,6 +18,7 @@
 //! curl http://127.0.0.1:8081/users/42
 //! curl -X POST http://127.0.0.1:8081/hits
 //! curl --http2-prior-knowledge http://127.0.0.1:8081/json
+//! python3 -m websockets ws://127.0.0.1:8081/ws   # Debian's python3-websockets
 //! ```
 //!
 //! The first argument is the listen address (default `127.0.0.1:0`); the
@@ -25,10 +29,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use hyper_util::service::TowerToHyperService;
 use roost::net::http;
+use roost::net::http::ws::{Message, WebSocket, WebSocketUpgrade};
 use roost::runtime::Runtime;
 use serde::Serialize;
 
@@ -78,6 +83,26 @@ async fn hit(State(state): State<AppState>) -> Json<Hits> {
     Json(Hits { hits })
 }
 
+async fn ws(upgrade: WebSocketUpgrade) -> impl axum::response::IntoResponse {
+    upgrade.on_upgrade(echo)
+}
+
+/// Echoes text and binary messages until the client closes (pings are
+/// answered by the protocol).
+async fn echo(mut socket: WebSocket) {
+    while let Some(Ok(message)) = socket.recv().await {
+        match message {
+            Message::Text(_) | Message::Binary(_) => {
+                if socket.send(message).await.is_err() {
+                    return;
+                }
+            }
+            Message::Close(_) => return,
+            _ => {}
+        }
+    }
+}
+
 /// The example's routes.
 fn router() -> Router {
     Router::new()
@@ -85,6 +110,8 @@ fn router() -> Router {
         .route("/json", get(json))
         .route("/users/{id}", get(user))
         .route("/hits", post(hit))
+        // `any`: HTTP/2 opens WebSockets with CONNECT.
+        .route("/ws", any(ws))
         .with_state(AppState::default())
 }
 

@@ -47,6 +47,7 @@ use slab::Slab;
 use tokio::sync::watch;
 
 use super::header_timer::HeaderSlot;
+use super::upgrade::HomeIo;
 use crate::hyper::RoostExecutor;
 use crate::{TcpListener, TcpStream};
 
@@ -308,15 +309,18 @@ where
     };
     let mut seen = Phase::Running;
     let decided = Rc::new(Cell::new(false));
-    let io = Detect {
+    // `Send` for hyper's upgrades, used on this worker only (`upgrade.rs`).
+    let io = HomeIo::new(Detect {
         stream: io,
         matched: 0,
         decided: decided.clone(),
-    };
+    });
     // hyper's header read timer lives in the slot, entered around each
     // poll of the connection (`header_timer.rs`).
     let slot = HeaderSlot::new();
-    let mut conn = pin!(worker.builder.serve_connection(io, service));
+    // Once hyper hands an upgraded connection to the service, this future
+    // ends and the connection is no longer the server's (see `upgrade.rs`).
+    let mut conn = pin!(worker.builder.serve_connection_with_upgrades(io, service));
     let mut detect_timer = worker.header_read_timeout;
     let mut deadline = pin!(roost_runtime::time::sleep(detect_timer.unwrap_or(Duration::MAX)));
     loop {

@@ -68,6 +68,9 @@ mod body;
 pub(crate) mod conn;
 mod header_timer;
 mod service;
+mod upgrade;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -236,7 +239,9 @@ impl Builder {
             .http2()
             .timer(RoostTimer)
             .max_header_list_size(u32::try_from(self.max_header_size).unwrap_or(u32::MAX))
-            .max_concurrent_streams(self.max_concurrent_streams);
+            .max_concurrent_streams(self.max_concurrent_streams)
+            // RFC 8441's extended CONNECT: WebSockets over HTTP/2.
+            .enable_connect_protocol();
         builder
     }
 
