@@ -91,14 +91,13 @@ async fn ws(upgrade: WebSocketUpgrade) -> impl axum::response::IntoResponse {
 /// answered by the protocol).
 async fn echo(mut socket: WebSocket) {
     while let Some(Ok(message)) = socket.recv().await {
-        match message {
-            Message::Text(_) | Message::Binary(_) => {
-                if socket.send(message).await.is_err() {
-                    return;
-                }
-            }
+        let echoed = match message {
+            Message::Text(_) | Message::Binary(_) => message,
             Message::Close(_) => return,
-            _ => {}
+            _ => continue,
+        };
+        if socket.send(echoed).await.is_err() {
+            return;
         }
     }
 }

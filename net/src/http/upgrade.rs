@@ -12,7 +12,7 @@
 //! - Read, written, flushed or shut down on its home thread, a `HomeIo`
 //!   calls the stream directly: a WebSocket or tunnel served by a task of
 //!   the worker (roost's [`ws::WebSocketUpgrade`](super::ws), or a handler
-//!   that awaits `hyper::upgrade::on` in `roost::spawn_local`) costs one
+//!   that awaits `hyper::upgrade::on` in `roost::task::spawn_local`) costs one
 //!   thread-local read per call over the plain stream.
 //! - The first time it is used on another thread (axum's own
 //!   `WebSocketUpgrade` awaits the upgrade in `tokio::spawn`, which runs on

@@ -14,7 +14,7 @@
 //! callback in `tokio::spawn`, which on a roost worker is roost's
 //! tokio-compat thread, so every frame would cross threads (it works: see
 //! `upgrade.rs` for how). Here the callback runs in a task of the
-//! worker that served the request (`roost::spawn_local`), reading and
+//! worker that served the request (`roost::task::spawn_local`), reading and
 //! writing the worker's own stream; neither the callback nor its future
 //! needs to be `Send`, so per-core `Rc` state can be used in it.
 //!
@@ -131,7 +131,10 @@ impl Rejection {
         let mut response = Response::new(http_body_util::Full::new(Bytes::from(self.to_string())));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         if self == Self::UnsupportedVersion {
             headers.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
         }
@@ -295,7 +298,7 @@ impl WebSocketUpgrade {
 
     /// The handshake's response, to be returned by the handler; once it is
     /// sent, `callback` runs with the [`WebSocket`] in a task of this
-    /// worker (`roost::spawn_local`). If the upgrade fails (the client
+    /// worker (`roost::task::spawn_local`). If the upgrade fails (the client
     /// went away first), the callback is not called.
     ///
     /// Called off a roost worker (a handler run by something other than
@@ -359,7 +362,9 @@ pub struct WebSocket {
 
 impl fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebSocket").field("protocol", &self.protocol).finish_non_exhaustive()
+        f.debug_struct("WebSocket")
+            .field("protocol", &self.protocol)
+            .finish_non_exhaustive()
     }
 }
 
