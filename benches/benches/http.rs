@@ -30,7 +30,22 @@
 //!   hand-written parser on mio, the cheapest client we could write);
 //! - `h2 GET / x 16x10`: h2c, 16 connections with 10 concurrent streams
 //!   each (client: [`roost_benches::h2_client`], the `h2` crate on a tokio
-//!   current-thread runtime).
+//!   current-thread runtime);
+//! - `https1 GET / x 64`, `h2 tls GET / x 16x10`: the same two over TLS 1.3
+//!   (ALPN `http/1.1` or `h2`; clients: hyper's HTTP/1.1 client, since the
+//!   hand-written one speaks no TLS, and the h2 client, both over
+//!   tokio-rustls);
+//! - `https handshake + GET x 16`: a new TLS connection for every request
+//!   (16 at once, `Connection: close`; [`roost_benches::handshake_client`]):
+//!   the handshake rate, and what a handshake costs the server.
+//!
+//! The HTTPS cases run `roost` (the same server with `Builder::tls`) and
+//! hyper + tokio-rustls on `tokio-mt` and `tokio-ct`, each accepting with a
+//! 10 s handshake timeout as roost's server does; all three share one
+//! server configuration (rustls with ring, a self-signed ECDSA P-256
+//! certificate made per run: [`roost_benches::tls`]), with resumption off
+//! on both sides (no session cache, no tickets), so every connection pays a
+//! full handshake. `roost-raw` has no TLS and is left out of them.
 //!
 //! Each case runs criterion (time per request, all connections busy), then
 //! interleaved runs of a fixed duration (each round runs every server once,
@@ -68,7 +83,8 @@
 //! runtime's hyper timer too, so hyper arms its 30 s header read timeout
 //! per request as `roost` does: `RoostTimer` and hyper-util's
 //! `TokioTimer`), `ROOST_HTTP_ONLY=name,name` (only those
-//! servers), `ROOST_HTTP_CASES=http1|h2` (only that case),
+//! servers), `ROOST_HTTP_CASES=name,name` (only those cases, of `http1`,
+//! `h2`, `https1`, `h2-tls`, `handshake`),
 //! `ROOST_HTTP_CLIENT=hyper` (hyper's own client, on a tokio current-thread
 //! runtime, drives the http1 case instead of the hand-written one: to see
 //! what the cheaper client saves; it does not reopen connections that a
@@ -106,11 +122,14 @@ use roost::runtime::Runtime;
 use roost_benches::counters::{register_current_thread, Counters};
 use roost_benches::counting_alloc::CountingAlloc;
 use roost_benches::h2_client::H2Client;
+use roost_benches::handshake_client::HandshakeClient;
 use roost_benches::http1_client::Http1Client;
 use roost_benches::hyper_client::HyperHttp1Client;
 use roost_benches::interleave::{interleaved, median_of, print_costs, summary_line, Runs, Stat, Summary};
 use roost_benches::rpc_client::RunResult;
 use roost_benches::settings::{localhost, run_shared_too, workers_from_env, Placement, Settings};
+use roost_benches::tls::BenchTls;
+use tokio_rustls::TlsAcceptor;
 
 /// Counts the server threads' calls to the global allocator.
 #[global_allocator]
@@ -119,7 +138,10 @@ static ALLOC: CountingAlloc = CountingAlloc;
 const H1_CONNECTIONS: usize = 64;
 const H2_CONNECTIONS: usize = 16;
 const H2_STREAMS: usize = 10;
+const HANDSHAKES_IN_FLIGHT: usize = 16;
 const BODY: &[u8] = b"Hello, world!";
+/// The TLS servers' handshake timeout, roost's default.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The servers of the summary lines, in their order.
 const SERVERS: [&str; 3] = ["roost", "tokio-mt", "tokio-ct"];
@@ -159,12 +181,14 @@ where
     builder.http2().timer(timer);
 }
 
-/// roost's own HTTP server, with its defaults.
-fn start_roost(rt: &Runtime) -> io::Result<SocketAddr> {
-    let server = rt.block_on(
-        roost::net::http::Server::builder()
-            .serve(rt.handle(), localhost(), || service_fn(hello::<roost::net::http::Body>)),
-    )?;
+/// roost's own HTTP server, with its defaults; HTTPS with `tls`.
+fn start_roost(rt: &Runtime, tls: Option<&BenchTls>) -> io::Result<SocketAddr> {
+    let mut builder = roost::net::http::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls(tls.server.clone());
+    }
+    let server =
+        rt.block_on(builder.serve(rt.handle(), localhost(), || service_fn(hello::<roost::net::http::Body>)))?;
     let addr = server.local_addr();
     // The server runs until the process exits.
     std::mem::forget(server);
@@ -192,8 +216,9 @@ fn start_roost_raw(rt: &Runtime, timer: bool) -> io::Result<SocketAddr> {
     Ok(addr)
 }
 
-/// A connection on tokio, as hyper-util's examples serve it.
-async fn tokio_connection(stream: tokio::net::TcpStream, timer: bool) {
+/// A connection on tokio, as hyper-util's examples serve it; over TLS
+/// (tokio-rustls, with a handshake timeout) when given an acceptor.
+async fn tokio_connection(stream: tokio::net::TcpStream, timer: bool, tls: Option<TlsAcceptor>) {
     if stream.set_nodelay(true).is_err() {
         return;
     }
@@ -201,12 +226,17 @@ async fn tokio_connection(stream: tokio::net::TcpStream, timer: bool) {
     if timer {
         with_timer(&mut builder, TokioTimer::new());
     }
-    let _ = builder
-        .serve_connection(TokioIo::new(stream), service_fn(hello::<Incoming>))
-        .await;
+    let service = service_fn(hello::<Incoming>);
+    let _ = match tls {
+        None => builder.serve_connection(TokioIo::new(stream), service).await,
+        Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => builder.serve_connection(TokioIo::new(stream), service).await,
+            _ => return,
+        },
+    };
 }
 
-fn start_tokio_mt(workers: usize, timer: bool) -> io::Result<SocketAddr> {
+fn start_tokio_mt(workers: usize, timer: bool, tls: Option<TlsAcceptor>) -> io::Result<SocketAddr> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .on_thread_start(|| register_current_thread("tokio-mt"))
@@ -216,7 +246,7 @@ fn start_tokio_mt(workers: usize, timer: bool) -> io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
     rt.spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(tokio_connection(stream, timer));
+            tokio::spawn(tokio_connection(stream, timer, tls.clone()));
         }
     });
     std::mem::forget(rt);
@@ -237,7 +267,7 @@ fn reuse_port_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 
 /// One tokio current-thread runtime per roost worker, thread `i` pinned
 /// where roost's worker `i` is (`cores[i]`), or left to the scheduler.
-fn start_tokio_ct_per_core(cores: &[Option<usize>], timer: bool) -> io::Result<SocketAddr> {
+fn start_tokio_ct_per_core(cores: &[Option<usize>], timer: bool, tls: Option<TlsAcceptor>) -> io::Result<SocketAddr> {
     let workers = cores.len();
     let first = reuse_port_listener(localhost())?;
     let addr = first.local_addr()?;
@@ -248,6 +278,7 @@ fn start_tokio_ct_per_core(cores: &[Option<usize>], timer: bool) -> io::Result<S
     let allowed = roost_benches::cores::allowed().ok();
     for (i, listener) in listeners.into_iter().enumerate() {
         let core = cores[i].and_then(|c| allowed.and_then(|a| a.ids().iter().find(|id| id.index() == c).copied()));
+        let tls = tls.clone();
         std::thread::Builder::new()
             .name(format!("tokio-ct-{i}"))
             .spawn(move || {
@@ -262,7 +293,7 @@ fn start_tokio_ct_per_core(cores: &[Option<usize>], timer: bool) -> io::Result<S
                 rt.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                     while let Ok((stream, _)) = listener.accept().await {
-                        tokio::spawn(tokio_connection(stream, timer));
+                        tokio::spawn(tokio_connection(stream, timer, tls.clone()));
                     }
                 });
             })?;
@@ -275,6 +306,7 @@ enum Client {
     Http1(Http1Client),
     Hyper(HyperHttp1Client),
     H2(H2Client),
+    Handshake(HandshakeClient),
 }
 
 impl Client {
@@ -283,6 +315,7 @@ impl Client {
             Client::Http1(c) => c.run_for(duration),
             Client::Hyper(c) => c.run_for(duration),
             Client::H2(c) => c.run_for(duration),
+            Client::Handshake(c) => c.run_for(duration),
         }
     }
 
@@ -291,6 +324,7 @@ impl Client {
             Client::Http1(c) => c.run_requests(count),
             Client::Hyper(c) => c.run_requests(count),
             Client::H2(c) => c.run_requests(count),
+            Client::Handshake(c) => c.run_requests(count),
         }
     }
 }
@@ -336,15 +370,26 @@ fn main() {
         builder = builder.spin_before_park(Duration::from_micros(us));
     }
     let rt = builder.build().expect("roost runtime");
+    let cores: Vec<_> = rt.handle().metrics().workers.iter().map(|w| w.core).collect();
     let addrs = [
-        start_roost(&rt).expect("roost server"),
+        start_roost(&rt, None).expect("roost server"),
         start_roost_raw(&rt, timer).expect("roost-raw server"),
-        start_tokio_mt(workers, timer).expect("tokio-mt server"),
-        start_tokio_ct_per_core(
-            &rt.handle().metrics().workers.iter().map(|w| w.core).collect::<Vec<_>>(),
-            timer,
-        )
-        .expect("tokio-ct servers"),
+        start_tokio_mt(workers, timer, None).expect("tokio-mt server"),
+        start_tokio_ct_per_core(&cores, timer, None).expect("tokio-ct servers"),
+    ];
+    // The HTTPS servers (no roost-raw), in the order of ALL_SERVERS.
+    let tls = BenchTls::new();
+    let acceptor = TlsAcceptor::from(tls.server.clone());
+    let tls_addrs = [
+        ("roost", start_roost(&rt, Some(&tls)).expect("roost https server")),
+        (
+            "tokio-mt",
+            start_tokio_mt(workers, timer, Some(acceptor.clone())).expect("tokio-mt https server"),
+        ),
+        (
+            "tokio-ct",
+            start_tokio_ct_per_core(&cores, timer, Some(acceptor)).expect("tokio-ct https servers"),
+        ),
     ];
     placement.place_client();
     let place = if placement.is_shared() {
@@ -364,18 +409,20 @@ fn main() {
     let hyper_client = env_is("ROOST_HTTP_CLIENT", "hyper");
     // The servers kept, each with a client made by `client` and its
     // threads' counters.
-    let subjects = |client: &dyn Fn(SocketAddr) -> Client| -> Vec<Subject> {
-        ALL_SERVERS
+    let subjects_of = |servers: &[(&'static str, SocketAddr)], client: &dyn Fn(SocketAddr) -> Client| -> Vec<Subject> {
+        servers
             .iter()
-            .zip(addrs)
             .filter(|(name, _)| keep(name))
-            .map(|(&name, addr)| Subject {
+            .map(|&(name, addr)| Subject {
                 name,
                 client: client(addr),
                 counters: Counters::wait_for_group(group(name), workers),
             })
             .collect()
     };
+    let plain: Vec<_> = ALL_SERVERS.into_iter().zip(addrs).collect();
+    let subjects = |client: &dyn Fn(SocketAddr) -> Client| subjects_of(&plain, client);
+    let tls_subjects = |client: &dyn Fn(SocketAddr) -> Client| subjects_of(&tls_addrs, client);
     let mut cases = Vec::new();
     if want_case("http1") {
         cases.push(Case {
@@ -396,6 +443,39 @@ fn main() {
             in_flight: (H2_CONNECTIONS * H2_STREAMS) as u64,
             subjects: subjects(&|addr| {
                 Client::H2(H2Client::connect(addr, H2_CONNECTIONS, H2_STREAMS, "/").expect("h2 connect"))
+            }),
+        });
+    }
+    if want_case("https1") {
+        let config = tls.client(roost_benches::tls::HTTP1);
+        cases.push(Case {
+            label: "https1 GET / x 64",
+            in_flight: H1_CONNECTIONS as u64,
+            subjects: tls_subjects(&|addr| {
+                let client = HyperHttp1Client::connect_with(addr, H1_CONNECTIONS, "/", Some(config.clone()));
+                Client::Hyper(client.expect("https1 connect"))
+            }),
+        });
+    }
+    if want_case("h2-tls") {
+        let config = tls.client(roost_benches::tls::H2);
+        cases.push(Case {
+            label: "h2 tls GET / x 16x10",
+            in_flight: (H2_CONNECTIONS * H2_STREAMS) as u64,
+            subjects: tls_subjects(&|addr| {
+                let client = H2Client::connect_with(addr, H2_CONNECTIONS, H2_STREAMS, "/", Some(config.clone()));
+                Client::H2(client.expect("h2 tls connect"))
+            }),
+        });
+    }
+    if want_case("handshake") {
+        let config = tls.client(roost_benches::tls::HTTP1);
+        cases.push(Case {
+            label: "https handshake + GET x 16",
+            in_flight: HANDSHAKES_IN_FLIGHT as u64,
+            subjects: tls_subjects(&|addr| {
+                let client = HandshakeClient::connect(addr, HANDSHAKES_IN_FLIGHT, config.clone());
+                Client::Handshake(client.expect("handshake connect"))
             }),
         });
     }

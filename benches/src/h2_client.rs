@@ -14,11 +14,13 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2::client::SendRequest;
 use hdrhistogram::Histogram;
+use roost::net::tls::rustls;
 
 use crate::rpc_client::RunResult;
 
@@ -63,22 +65,45 @@ impl H2Client {
     /// Connection or handshake errors, or a server that does not answer
     /// `200`.
     pub fn connect(addr: SocketAddr, connections: usize, streams: usize, path: &str) -> io::Result<Self> {
+        Self::connect_with(addr, connections, streams, path, None)
+    }
+
+    /// As [`connect`](Self::connect), over TLS with `tls` when given (ALPN
+    /// `h2`) instead of h2c.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect), and TLS handshake errors.
+    pub fn connect_with(
+        addr: SocketAddr,
+        connections: usize,
+        streams: usize,
+        path: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> io::Result<Self> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
         let local = tokio::task::LocalSet::new();
         let senders = local.block_on(&rt, async {
             let mut senders = Vec::with_capacity(connections);
             for _ in 0..connections {
-                let tcp = tokio::net::TcpStream::connect(addr).await?;
-                tcp.set_nodelay(true)?;
-                let (sender, connection) = h2::client::handshake(tcp).await.map_err(h2_error)?;
-                tokio::task::spawn_local(async move {
-                    let _ = connection.await;
-                });
+                let sender = match &tls {
+                    None => {
+                        let tcp = tokio::net::TcpStream::connect(addr).await?;
+                        tcp.set_nodelay(true)?;
+                        handshake(tcp).await?
+                    }
+                    Some(config) => handshake(crate::tls::connect(addr, config).await?).await?,
+                };
                 senders.push(sender);
             }
             io::Result::Ok(senders)
         })?;
-        let uri = format!("http://{addr}{path}")
+        let authority = if tls.is_some() {
+            "https://localhost".to_owned()
+        } else {
+            format!("http://{addr}")
+        };
+        let uri = format!("{authority}{path}")
             .parse()
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad path"))?;
         let mut client = Self {
@@ -145,6 +170,19 @@ impl H2Client {
             shared.latency.into_inner(),
         ))
     }
+}
+
+/// The h2 crate's client handshake on `io`; the connection is driven by a
+/// local task.
+async fn handshake<I>(io: I) -> io::Result<SendRequest<Bytes>>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    let (sender, connection) = h2::client::handshake(io).await.map_err(h2_error)?;
+    tokio::task::spawn_local(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
 }
 
 /// One stream slot: request after request until the run stops.

@@ -11,6 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,6 +19,7 @@ use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use roost::net::tls::rustls;
 
 use crate::rpc_client::RunResult;
 
@@ -51,19 +53,34 @@ impl HyperHttp1Client {
     /// Connection or handshake errors, or a server that does not answer
     /// `200`.
     pub fn connect(addr: SocketAddr, connections: usize, path: &str) -> io::Result<Self> {
+        Self::connect_with(addr, connections, path, None)
+    }
+
+    /// As [`connect`](Self::connect), over TLS with `tls` when given (the
+    /// HTTPS case: ALPN `http/1.1`).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect), and TLS handshake errors.
+    pub fn connect_with(
+        addr: SocketAddr,
+        connections: usize,
+        path: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> io::Result<Self> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
         let local = tokio::task::LocalSet::new();
         let senders = local.block_on(&rt, async {
             let mut senders = Vec::with_capacity(connections);
             for _ in 0..connections {
-                let tcp = tokio::net::TcpStream::connect(addr).await?;
-                tcp.set_nodelay(true)?;
-                let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-                    .await
-                    .map_err(io::Error::other)?;
-                tokio::task::spawn_local(async move {
-                    let _ = connection.await;
-                });
+                let sender = match &tls {
+                    None => {
+                        let tcp = tokio::net::TcpStream::connect(addr).await?;
+                        tcp.set_nodelay(true)?;
+                        handshake(TokioIo::new(tcp)).await?
+                    }
+                    Some(config) => handshake(TokioIo::new(crate::tls::connect(addr, config).await?)).await?,
+                };
                 senders.push(sender);
             }
             io::Result::Ok(senders)
@@ -131,6 +148,21 @@ impl HyperHttp1Client {
             shared.latency.into_inner(),
         ))
     }
+}
+
+/// hyper's HTTP/1.1 handshake on `io`; the connection is driven by a
+/// local task.
+async fn handshake<I>(io: I) -> io::Result<SendRequest<Empty<Bytes>>>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(io::Error::other)?;
+    tokio::task::spawn_local(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
 }
 
 /// One connection: request after request until the run stops; gives the

@@ -20,7 +20,11 @@
 //! - [`grpc_client`]: a closed-loop gRPC load client, gRPC by hand on the
 //!   h2 crate.
 //! - [`hyper_client`]: hyper's HTTP/1.1 client as a load client, the
-//!   yardstick for `http1_client`'s cost.
+//!   yardstick for `http1_client`'s cost, and the HTTPS cases' client.
+//! - [`handshake_client`]: a new TLS connection per request, for the
+//!   handshake-rate case.
+//! - [`tls`]: the HTTPS cases' certificate and configurations (resumption
+//!   off).
 //!
 //! Platform calls live under `sys/`, one file per mechanism.
 #![warn(missing_docs)]
@@ -37,6 +41,7 @@ pub mod global_alloc;
 pub mod grpc_client;
 pub mod h2_client;
 pub mod handoff;
+pub mod handshake_client;
 pub mod http1_client;
 pub mod hyper_client;
 pub mod interleave;
@@ -46,3 +51,4 @@ pub mod rpc_client;
 pub mod samples;
 pub mod settings;
 mod sys;
+pub mod tls;
