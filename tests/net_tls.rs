@@ -72,6 +72,10 @@ async fn alpn_chooses_http2_or_http1_and_ten_megabytes_echo_over_both() {
     // h2 by ALPN.
     let stream = connect(&pki, addr, "localhost", &[b"h2", b"http/1.1"]).await.unwrap();
     assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    // roost's provider puts X25519 first (ring's P-384 is several times
+    // slower per handshake: tls::provider).
+    let group = stream.get_ref().1.negotiated_key_exchange_group().map(|g| g.name());
+    assert_eq!(group, Some(rustls::NamedGroup::X25519));
     let (mut sender, conn) =
         hyper::client::conn::http2::handshake(roost::net::hyper::RoostExecutor, hyper_util::rt::TokioIo::new(stream))
             .await
