@@ -1,16 +1,18 @@
 //! The HTTP examples run as processes, as a user would: `examples/http.rs`
 //! and `examples/axum.rs` driven over HTTP/1.1 (raw sockets) and h2c
 //! (hyper's client on roost), and `examples/http_client.rs` against
-//! `examples/http.rs`.
+//! `examples/http.rs`, in the clear and over TLS.
 
 #[path = "support/examples.rs"]
 mod examples;
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/tls.rs"]
+mod tls_support;
 
 use std::io::{BufReader, Write};
 use std::net::SocketAddr;
-use std::process::Command;
+use std::process::{Command, Output};
 
 use hyper::{Method, StatusCode};
 
@@ -100,10 +102,10 @@ fn axum_example_routes_json_path_parameter_and_shared_state() {
     assert_eq!(send(server.addr, "GET", "/nowhere", b"").status, 404);
 }
 
-#[test]
-fn http_client_example_gets_over_http1_then_h2c() {
-    let server = examples::start("http", &["127.0.0.1:0"]);
-    // Started above, so built: it sits next to the other examples.
+/// Runs `examples/http_client.rs` with `args`.
+fn http_client(args: &[&str]) -> Output {
+    // The server example was started first, so built: this one sits next
+    // to it, unless only this test was built.
     let dir = examples::examples_dir();
     if !dir.join("http_client").exists() {
         let status = Command::new(env!("CARGO"))
@@ -112,12 +114,61 @@ fn http_client_example_gets_over_http1_then_h2c() {
             .unwrap();
         assert!(status.success());
     }
+    Command::new(dir.join("http_client")).args(args).output().unwrap()
+}
+
+/// What the client prints for `url`'s two GETs of `examples/http.rs`.
+fn both_gets(url: &str) -> String {
+    format!("GET {url} over HTTP/1.1: 200 OK\nHello, world!\nGET {url} over HTTP/2: 200 OK\nHello, world!\n")
+}
+
+#[test]
+fn http_client_example_gets_over_http1_then_h2c() {
+    let server = examples::start("http", &["127.0.0.1:0"]);
     let url = format!("http://{}/", server.addr);
-    let out = Command::new(dir.join("http_client")).arg(&url).output().unwrap();
+    let out = http_client(&[&url]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(
-        stdout,
-        format!("GET {url} over HTTP/1.1: 200 OK\nHello, world!\nGET {url} over HTTP/2: 200 OK\nHello, world!\n")
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), both_gets(&url));
+}
+
+/// Over TLS: ALPN `http/1.1`, then `h2`, the server's name checked; a CA
+/// that did not sign the certificate, or a name it does not carry, fails.
+#[test]
+fn http_client_example_gets_over_tls_with_alpn() {
+    let pki = tls_support::Pki::new("http-client");
+    let (cert, key) = pki.write("server", &pki.server(&["localhost"], 1));
+    let server = examples::start(
+        "http",
+        &[
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
     );
+    let port = server.addr.port();
+    let ca = pki.ca_path();
+    let ca = ca.to_str().unwrap();
+
+    let url = format!("https://localhost:{port}/");
+    let out = http_client(&[&url, "--cacert", ca]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), both_gets(&url));
+
+    // 127.0.0.1 is not a name on the certificate.
+    let out = http_client(&[&format!("https://127.0.0.1:{port}/"), "--cacert", ca]);
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(!out.status.success() && err.contains("certificate"), "{err}");
+
+    // Another CA's roots do not lead to this certificate.
+    let other = tls_support::Pki::new("http-client-other");
+    let out = http_client(&[&url, "--cacert", other.ca_path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(!out.status.success() && err.contains("certificate"), "{err}");
+
+    // https:// without roots says what is missing.
+    let out = http_client(&[&url]);
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(!out.status.success() && err.contains("--cacert"), "{err}");
 }
