@@ -16,6 +16,7 @@ mod tls_support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::routing::any;
@@ -54,6 +55,22 @@ async fn echo(mut socket: WebSocket) {
     }
 }
 
+/// Live `echo` handlers (every test's: they only wait for it to reach 0).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// `echo`, counted in [`LIVE`] while it runs.
+async fn counted_echo(socket: WebSocket) {
+    struct Live;
+    impl Drop for Live {
+        fn drop(&mut self) {
+            LIVE.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    LIVE.fetch_add(1, Ordering::SeqCst);
+    let _live = Live;
+    echo(socket).await;
+}
+
 /// The same over axum's socket type.
 async fn axum_echo(mut socket: axum::extract::ws::WebSocket) {
     use axum::extract::ws::Message;
@@ -77,6 +94,10 @@ async fn axum_echo(mut socket: axum::extract::ws::WebSocket) {
 fn router() -> Router {
     Router::new()
         .route("/ws", any(|ws: WebSocketUpgrade| async move { ws.on_upgrade(echo) }))
+        .route(
+            "/counted",
+            any(|ws: WebSocketUpgrade| async move { ws.on_upgrade(counted_echo) }),
+        )
         .route(
             "/axum",
             any(|ws: axum::extract::ws::WebSocketUpgrade| async move { ws.on_upgrade(axum_echo) }),
@@ -431,6 +452,54 @@ fn bad_handshakes_are_answered_with_their_status() {
     }
 }
 
+/// Clients that vanish in the middle of a message (a reset after half of a
+/// 1 MiB frame), or right after the handshake: each handler ends, and the
+/// server goes on answering.
+#[test]
+fn vanished_clients_end_their_handlers() {
+    let rt = net::runtime(2);
+    let server = start(&rt, Server::builder());
+    let addr = server.local_addr();
+    for cut in [0usize, 10, 512 * 1024] {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(
+            stream,
+            "GET /counted HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("HTTP/1.1 101"), "{line:?}");
+        while line != "\r\n" {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+        }
+        net::eventually("the handler started", || LIVE.load(Ordering::SeqCst) == 1);
+        if cut > 0 {
+            // A masked binary frame announcing 1 MiB, cut after `cut` bytes.
+            let mut frame = vec![0x82, 0x80 | 127];
+            frame.extend_from_slice(&(1u64 << 20).to_be_bytes());
+            frame.extend_from_slice(&[1, 2, 3, 4]);
+            frame.resize(frame.len() + cut, 0x5a);
+            stream.write_all(&frame).unwrap();
+        }
+        // A reset, not a FIN.
+        socket2::SockRef::from(&stream)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop((stream, reader));
+        net::eventually("the handler ended", || LIVE.load(Ordering::SeqCst) == 0);
+    }
+    rt.block_on(async {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut socket = client(stream, &format!("ws://{addr}/ws")).await;
+        socket.send(Message::text("after")).await.unwrap();
+        assert_eq!(socket.next().await.unwrap().unwrap(), Message::text("after"));
+    });
+}
+
 /// A server shuts down with WebSockets open: upgraded connections are no
 /// longer the server's, so its drain neither waits for nor counts them,
 /// and they go on.
@@ -450,7 +519,10 @@ fn shutdown_does_not_wait_for_upgraded_connections() {
 }
 
 /// Python's `websockets` (Debian's python3-websockets), a client nobody on
-/// the team wrote, against `examples/axum.rs`'s `/ws`.
+/// the team wrote, against `examples/axum.rs`'s `/ws`
+/// (`support/websockets_client.py`): 1,000 text and binary messages up to
+/// 1 MiB echoed in order, a ping, a close handshake, and a client that
+/// vanishes in the middle of a message, after which the server answers.
 #[test]
 fn python_websockets_against_the_example() {
     let python = examples::system_python();
@@ -458,27 +530,15 @@ fn python_websockets_against_the_example() {
         return;
     }
     let example = examples::start("axum", &["127.0.0.1:0"]);
-    let script = r#"
-import asyncio, sys, websockets
-async def main(url):
-    async with websockets.connect(url, max_size=None) as ws:
-        await ws.send("hello from python")
-        assert await ws.recv() == "hello from python"
-        blob = bytes(range(256)) * 4096
-        await ws.send(blob)
-        assert await ws.recv() == blob
-        pong = await ws.ping(b"p")
-        await asyncio.wait_for(pong, 10)
-    print("ok")
-asyncio.run(main(sys.argv[1]))
-"#;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/websockets_client.py");
     let output = Command::new(python)
-        .args(["-c", script, &format!("ws://{}/ws", example.addr)])
+        .args([script, &format!("ws://{}/ws", example.addr)])
         .output()
         .unwrap();
     assert!(
         output.status.success() && output.stdout == b"ok\n",
-        "{}",
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
 }

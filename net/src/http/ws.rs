@@ -51,7 +51,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use ::hyper::body::Bytes;
 use ::hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -319,7 +319,12 @@ impl WebSocketUpgrade {
         let task = async move {
             let Ok(upgraded) = on_upgrade.await else { return };
             let inner = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-            callback(WebSocket { inner, protocol }).await;
+            callback(WebSocket {
+                inner,
+                protocol,
+                peer_close: None,
+            })
+            .await;
         };
         let mut response = Response::new(Empty::new());
         if roost_runtime::try_spawn_local(task).is_err() {
@@ -353,11 +358,14 @@ impl WebSocketUpgrade {
 /// [`recv`](Self::recv) and [`send`](Self::send).
 ///
 /// Pings are answered with pongs by the protocol (on the next receive or
-/// send); a close from the peer is answered, and `recv` then returns the
-/// `Close` message and after it `None`.
+/// send). A close from the peer is answered, and the answer is sent before
+/// `recv` returns the `Close` message (then `None`), so a handler that
+/// returns on it still completes the closing handshake.
 pub struct WebSocket {
     inner: WebSocketStream<TokioIo<Upgraded>>,
     protocol: Option<HeaderValue>,
+    /// The peer's close, held while the answer is flushed.
+    peer_close: Option<Message>,
 }
 
 impl fmt::Debug for WebSocket {
@@ -371,7 +379,7 @@ impl fmt::Debug for WebSocket {
 impl WebSocket {
     /// The next message; `None` once the socket is closed.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        self.inner.next().await
+        self.next().await
     }
 
     /// Sends one message (and flushes it).
@@ -404,7 +412,18 @@ impl Stream for WebSocket {
     type Item = Result<Message, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.poll_next_unpin(cx)
+        if self.peer_close.is_none() {
+            match ready!(self.inner.poll_next_unpin(cx)) {
+                Some(Ok(close @ Message::Close(_))) => self.peer_close = Some(close),
+                other => return Poll::Ready(other),
+            }
+        }
+        // tungstenite queued the answer to the peer's close; it goes out
+        // now, not on a next call that a handler returning on the close
+        // would never make. A peer that is already gone makes it fail,
+        // which changes nothing for the close handed over.
+        let _ = ready!(self.inner.poll_flush_unpin(cx));
+        Poll::Ready(self.peer_close.take().map(Ok))
     }
 }
 
