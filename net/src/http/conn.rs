@@ -308,16 +308,16 @@ where
         key: None,
     };
     let mut seen = Phase::Running;
-    let decided = Rc::new(Cell::new(false));
+    // hyper's header read timer lives in the slot, entered around each
+    // poll of the connection (`header_timer.rs`); `Detect` notes there
+    // when the protocol is decided.
+    let slot = HeaderSlot::new();
     // `Send` for hyper's upgrades, used on this worker only (`upgrade.rs`).
     let io = HomeIo::new(Detect {
         stream: io,
         matched: 0,
-        decided: decided.clone(),
+        slot: slot.clone(),
     });
-    // hyper's header read timer lives in the slot, entered around each
-    // poll of the connection (`header_timer.rs`).
-    let slot = HeaderSlot::new();
     // Once hyper hands an upgraded connection to the service, this future
     // ends and the connection is no longer the server's (see `upgrade.rs`).
     let mut conn = pin!(worker.builder.serve_connection_with_upgrades(io, service));
@@ -338,7 +338,7 @@ where
                 slot.enter(|| conn.as_mut().graceful_shutdown());
             }
             _ = deadline.as_mut(), if detect_timer.is_some() => {
-                if !decided.get() {
+                if !slot.is_decided() {
                     return;
                 }
                 detect_timer = None;
@@ -362,13 +362,14 @@ struct Detect<I> {
     stream: I,
     /// Bytes of the preface matched so far.
     matched: usize,
-    decided: Rc<Cell<bool>>,
+    /// Where the decision is noted.
+    slot: Rc<HeaderSlot>,
 }
 
 impl<I: Read + Unpin> Read for Detect<I> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.decided.get() {
+        if this.slot.is_decided() {
             return Pin::new(&mut this.stream).poll_read(cx, buf);
         }
         let mut first = [0u8; H2_PREFACE.len()];
@@ -378,7 +379,7 @@ impl<I: Read + Unpin> Read for Detect<I> {
         let got = read.filled();
         let expected = &H2_PREFACE[this.matched..this.matched + got.len()];
         if got != expected || this.matched + got.len() == H2_PREFACE.len() {
-            this.decided.set(true);
+            this.slot.decide();
         }
         this.matched += got.len();
         buf.put_slice(got);

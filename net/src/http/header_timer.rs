@@ -36,11 +36,15 @@ thread_local! {
     static CURRENT: RefCell<Option<Rc<HeaderSlot>>> = const { RefCell::new(None) };
 }
 
-/// One connection's header timer (see the module documentation).
+/// One connection's header timer (see the module documentation), and
+/// whether its first bytes have decided its protocol (`conn.rs`'s
+/// `Detect`, whose own deadline covers the time before): the connection's
+/// one allocation for its header reading.
 #[derive(Debug)]
 pub(crate) struct HeaderSlot {
     sleep: RefCell<Sleep>,
     armed: Cell<bool>,
+    decided: Cell<bool>,
 }
 
 impl HeaderSlot {
@@ -48,7 +52,18 @@ impl HeaderSlot {
         Rc::new(Self {
             sleep: RefCell::new(sleep(Duration::MAX)),
             armed: Cell::new(false),
+            decided: Cell::new(false),
         })
+    }
+
+    /// Notes that the connection's first bytes decided its protocol.
+    pub(crate) fn decide(&self) {
+        self.decided.set(true);
+    }
+
+    /// Whether they have.
+    pub(crate) fn is_decided(&self) -> bool {
+        self.decided.get()
     }
 
     /// Runs `f` (a poll of the connection) with this slot entered, then

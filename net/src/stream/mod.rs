@@ -57,7 +57,7 @@ mod borrowed;
 mod options;
 mod owned;
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
@@ -77,8 +77,11 @@ pub use self::owned::DEFAULT_RECV_SIZE;
 
 pub(crate) struct StreamInner {
     pub(crate) reg: Registration<mio::net::TcpStream>,
-    pub(crate) rx_slot: ReuseSlot,
-    pub(crate) tx_slot: ReuseSlot,
+    /// The reuse slots, made at the first owned-buffer receive or send: a
+    /// stream read and written through borrowed slices only (hyper, TLS,
+    /// tokio's traits) never pays their two allocations.
+    rx_slot: OnceCell<ReuseSlot>,
+    tx_slot: OnceCell<ReuseSlot>,
     /// Idle sweeps since the last operation (see `idle`).
     pub(crate) idle_sweeps: Cell<u8>,
     idle_key: Cell<Option<IdleKey>>,
@@ -96,11 +99,28 @@ impl StreamInner {
         self.reg.get_ref()
     }
 
+    /// The receive direction's reuse slot (made on first use).
+    pub(crate) fn rx_slot(&self) -> &ReuseSlot {
+        self.rx_slot.get_or_init(ReuseSlot::new)
+    }
+
+    /// The send direction's reuse slot (made on first use).
+    pub(crate) fn tx_slot(&self) -> &ReuseSlot {
+        self.tx_slot.get_or_init(ReuseSlot::new)
+    }
+
+    /// Whether a buffer is parked in the (RX, TX) slots.
+    pub(crate) fn parked(&self) -> (bool, bool) {
+        let parked = |slot: &OnceCell<ReuseSlot>| slot.get().is_some_and(ReuseSlot::is_parked);
+        (parked(&self.rx_slot), parked(&self.tx_slot))
+    }
+
     /// Empties both slots (the stream has been idle).
     pub(crate) fn release_parked(&self) -> bool {
         let sent = self.reg.take_sent_buffer().is_some();
-        let rx = self.rx_slot.release_parked();
-        let tx = self.tx_slot.release_parked();
+        let release = |slot: &OnceCell<ReuseSlot>| slot.get().is_some_and(ReuseSlot::release_parked);
+        let rx = release(&self.rx_slot);
+        let tx = release(&self.tx_slot);
         sent || rx || tx
     }
 }
@@ -159,8 +179,8 @@ impl TcpStream {
         let reg = Registration::new(io)?;
         let inner = Rc::new(StreamInner {
             reg,
-            rx_slot: ReuseSlot::new(),
-            tx_slot: ReuseSlot::new(),
+            rx_slot: OnceCell::new(),
+            tx_slot: OnceCell::new(),
             idle_sweeps: Cell::new(0),
             idle_key: Cell::new(None),
             buffers: Cell::new(buffers),

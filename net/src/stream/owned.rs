@@ -55,13 +55,13 @@ impl StreamInner {
             }
         }
         ready!(self.reg.poll_read_ready(cx))?;
-        let mut buf = self.new_buffer(&self.rx_slot, self.recv_size.get());
+        let mut buf = self.new_buffer(self.rx_slot(), self.recv_size.get());
         loop {
             // Into the spare capacity as raw memory (see `sys/read.rs`):
             // `set_len` below covers exactly what the kernel wrote.
             match sys::read_uninit(self.io().as_raw_fd(), buf.spare_capacity_mut()) {
                 Ok(0) => {
-                    self.park_unused(buf, &self.rx_slot);
+                    self.park_unused(buf, self.rx_slot());
                     return Poll::Ready(Ok(None));
                 }
                 Ok(n) => {
@@ -75,13 +75,13 @@ impl StreamInner {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.reg.clear_read_ready();
-                    self.park_unused(buf, &self.rx_slot);
+                    self.park_unused(buf, self.rx_slot());
                     ready!(self.reg.poll_read_ready(cx))?;
-                    buf = self.new_buffer(&self.rx_slot, self.recv_size.get());
+                    buf = self.new_buffer(self.rx_slot(), self.recv_size.get());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.park_unused(buf, &self.rx_slot);
+                    self.park_unused(buf, self.rx_slot());
                     return Poll::Ready(Err(e));
                 }
             }
@@ -122,7 +122,7 @@ impl StreamInner {
     fn collect_sent(&self) {
         if let Some(buf) = self.reg.take_sent_buffer() {
             if self.buffers.get() == BufferSource::Arena {
-                let _ = self.tx_slot.park(buf);
+                let _ = self.tx_slot().park(buf);
             }
         }
     }
@@ -177,7 +177,7 @@ impl TcpStream {
     pub fn alloc_send(&self, capacity: usize) -> ArenaBytesMut {
         self.inner.touch();
         self.inner.collect_sent();
-        self.inner.new_buffer(&self.inner.tx_slot, capacity)
+        self.inner.new_buffer(self.inner.tx_slot(), capacity)
     }
 
     /// Writes all of `buf`, then parks it in the TX slot for the next
@@ -194,7 +194,7 @@ impl TcpStream {
             Err(_) => unreachable!("the ring gives back the buffer it was given"),
         };
         self.write_all_slice(&buf).await?;
-        self.inner.park_unused(buf, &self.inner.tx_slot);
+        self.inner.park_unused(buf, self.inner.tx_slot());
         Ok(())
     }
 
@@ -213,7 +213,7 @@ impl TcpStream {
         };
         self.write_all_slice(&buf).await?;
         if let Ok(unique) = buf.try_into_mut() {
-            self.inner.park_unused(unique, &self.inner.tx_slot);
+            self.inner.park_unused(unique, self.inner.tx_slot());
         }
         Ok(())
     }
@@ -257,7 +257,7 @@ impl TcpStream {
             offset += n;
         }
         if let Some(first) = bufs.into_iter().next() {
-            self.inner.park_unused(first, &self.inner.tx_slot);
+            self.inner.park_unused(first, self.inner.tx_slot());
         }
         Ok(())
     }
@@ -269,6 +269,6 @@ impl TcpStream {
 
     /// Whether a buffer is parked in the (RX, TX) slots.
     pub fn is_parked(&self) -> (bool, bool) {
-        (self.inner.rx_slot.is_parked(), self.inner.tx_slot.is_parked())
+        self.inner.parked()
     }
 }
