@@ -31,6 +31,9 @@ pub struct HyperHttp1Client {
     /// Taken by the slot tasks of a run, given back at its end.
     senders: Vec<SendRequest<Empty<Bytes>>>,
     uri: http::Uri,
+    /// Where, and how, to reopen a connection the server closed.
+    addr: SocketAddr,
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// What the connection tasks of one run share (all on this thread).
@@ -73,15 +76,7 @@ impl HyperHttp1Client {
         let senders = local.block_on(&rt, async {
             let mut senders = Vec::with_capacity(connections);
             for _ in 0..connections {
-                let sender = match &tls {
-                    None => {
-                        let tcp = tokio::net::TcpStream::connect(addr).await?;
-                        tcp.set_nodelay(true)?;
-                        handshake(TokioIo::new(tcp)).await?
-                    }
-                    Some(config) => handshake(TokioIo::new(crate::tls::connect(addr, config).await?)).await?,
-                };
-                senders.push(sender);
+                senders.push(open(addr, tls.as_ref()).await?);
             }
             io::Result::Ok(senders)
         })?;
@@ -93,6 +88,8 @@ impl HyperHttp1Client {
             local,
             senders,
             uri,
+            addr,
+            tls,
         };
         client.run_requests(connections as u64)?;
         Ok(client)
@@ -117,6 +114,25 @@ impl HyperHttp1Client {
     }
 
     fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
+        // Outside the timed window: reopen what a server closed while the
+        // client was idle (roost's server closes keep-alive connections
+        // idle for its header read timeout, 30 s, which the full mode's
+        // criterion phase of the other servers exceeds).
+        let (addr, tls) = (self.addr, self.tls.clone());
+        let mut senders = std::mem::take(&mut self.senders);
+        self.local.block_on(&self.rt, async {
+            // The connections' tasks run only in here: let them read the
+            // FIN of a closed connection first.
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+            for sender in &mut senders {
+                if sender.is_closed() {
+                    *sender = open(addr, tls.as_ref()).await?;
+                }
+            }
+            io::Result::Ok(())
+        })?;
         let cpu_before = crate::sys::cpu_time();
         let start = Instant::now();
         let shared = Rc::new(Shared {
@@ -127,7 +143,6 @@ impl HyperHttp1Client {
             deadline: duration.map(|d| start + d),
             finished_at: Cell::new(start),
         });
-        let senders = std::mem::take(&mut self.senders);
         let uri = self.uri.clone();
         self.senders = self.local.block_on(&self.rt, async {
             let slots: Vec<_> = senders
@@ -147,6 +162,19 @@ impl HyperHttp1Client {
             shared.finished_at.get() - start,
             shared.latency.into_inner(),
         ))
+    }
+}
+
+/// A connection to `addr` (`TCP_NODELAY`; TLS with `tls`), ready for
+/// requests.
+async fn open(addr: SocketAddr, tls: Option<&Arc<rustls::ClientConfig>>) -> io::Result<SendRequest<Empty<Bytes>>> {
+    match tls {
+        None => {
+            let tcp = tokio::net::TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            handshake(TokioIo::new(tcp)).await
+        }
+        Some(config) => handshake(TokioIo::new(crate::tls::connect(addr, config).await?)).await,
     }
 }
 
