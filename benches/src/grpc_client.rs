@@ -20,7 +20,6 @@
 //! decoded: an echo's response (`EchoResponse { message }`) encodes to
 //! the same bytes as its request (`EchoRequest { message }`).
 
-use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -29,10 +28,10 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes, BytesMut};
 use h2::client::SendRequest;
 use h2::RecvStream;
-use hdrhistogram::Histogram;
 use http::header::{HeaderValue, CONTENT_TYPE, TE};
 use http::{HeaderMap, Method, Request, StatusCode};
 
+use crate::closed_loop::{self, Tally};
 use crate::rpc_client::RunResult;
 
 /// The gRPC message prefix: a compression flag and a big-endian `u32`
@@ -131,17 +130,6 @@ struct Call {
     spec: GrpcCall,
 }
 
-/// What the call slots of one run share (all on this thread).
-struct Shared {
-    latency: RefCell<Histogram<u64>>,
-    /// Calls started, and finished.
-    started: Cell<u64>,
-    done: Cell<u64>,
-    target: u64,
-    deadline: Option<Instant>,
-    finished_at: Cell<Instant>,
-}
-
 fn h2_error(e: h2::Error) -> io::Error {
     if e.is_io() {
         e.into_io().unwrap_or_else(|| io::Error::other("h2 I/O error"))
@@ -221,52 +209,24 @@ impl GrpcClient {
     }
 
     fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
-        let cpu_before = crate::sys::cpu_time();
-        let start = Instant::now();
-        let shared = Rc::new(Shared {
-            latency: RefCell::new(Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")),
-            started: Cell::new(0),
-            done: Cell::new(0),
-            target,
-            deadline: duration.map(|d| start + d),
-            finished_at: Cell::new(start),
-        });
-        self.local.block_on(&self.rt, async {
-            let mut slots = Vec::with_capacity(self.senders.len() * self.streams);
-            for sender in &self.senders {
-                for _ in 0..self.streams {
-                    slots.push(tokio::task::spawn_local(call_slot(
-                        sender.clone(),
-                        self.call.clone(),
-                        shared.clone(),
-                    )));
-                }
-            }
-            for slot in slots {
-                slot.await.map_err(io::Error::other)??;
-            }
-            io::Result::Ok(())
+        let (senders, streams, call) = (&self.senders, self.streams, &self.call);
+        let (measured, _) = closed_loop::run(&self.rt, &self.local, duration, target, |tally| {
+            senders
+                .iter()
+                .flat_map(|sender| (0..streams).map(move |_| sender))
+                .map(|sender| call_slot(sender.clone(), call.clone(), tally.clone()))
+                .collect()
         })?;
-        let shared = Rc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("every slot has finished"));
-        Ok(RunResult::measured(
-            cpu_before,
-            shared.done.get(),
-            shared.finished_at.get() - start,
-            shared.latency.into_inner(),
-        ))
+        Ok(measured)
     }
 }
 
 /// One stream slot: call after call until the run stops.
-async fn call_slot(sender: SendRequest<Bytes>, call: Rc<Call>, shared: Rc<Shared>) -> io::Result<()> {
+async fn call_slot(sender: SendRequest<Bytes>, call: Rc<Call>, tally: Rc<Tally>) -> io::Result<()> {
     let mut sender = sender;
     // Received bytes not yet parsed into messages, kept across calls.
     let mut input = BytesMut::new();
-    loop {
-        if shared.started.get() >= shared.target || shared.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(());
-        }
-        shared.started.set(shared.started.get() + 1);
+    while tally.begin() {
         let sent_at = Instant::now();
         sender = sender.ready().await.map_err(h2_error)?;
         let mut request = Request::new(());
@@ -300,14 +260,9 @@ async fn call_slot(sender: SendRequest<Bytes>, call: Rc<Call>, shared: Rc<Shared
                 call.spec.responses
             )));
         }
-        let now = Instant::now();
-        let _ = shared
-            .latency
-            .borrow_mut()
-            .record((now - sent_at).as_nanos().max(1) as u64);
-        shared.done.set(shared.done.get() + 1);
-        shared.finished_at.set(now);
+        tally.answered(sent_at);
     }
+    Ok(())
 }
 
 /// Reads `body` to its end, checking each message against `expected`;

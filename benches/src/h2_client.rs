@@ -10,7 +10,6 @@
 //! machine's cores with the servers it measures, so it should cost as little
 //! as it can.
 
-use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -19,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2::client::SendRequest;
-use hdrhistogram::Histogram;
 use roost::net::tls::rustls;
 
+use crate::closed_loop::{self, Tally};
 use crate::rpc_client::RunResult;
 
 /// HTTP/2 connections to one server, each with `streams` concurrent
@@ -33,17 +32,6 @@ pub struct H2Client {
     senders: Vec<SendRequest<Bytes>>,
     streams: usize,
     uri: http::Uri,
-}
-
-/// What the stream tasks of one run share (all on this thread).
-struct Shared {
-    latency: RefCell<Histogram<u64>>,
-    /// Requests sent, and answered.
-    started: Cell<u64>,
-    done: Cell<u64>,
-    target: u64,
-    deadline: Option<Instant>,
-    finished_at: Cell<Instant>,
 }
 
 fn h2_error(e: h2::Error) -> io::Error {
@@ -136,39 +124,15 @@ impl H2Client {
     }
 
     fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
-        let cpu_before = crate::sys::cpu_time();
-        let start = Instant::now();
-        let shared = Rc::new(Shared {
-            latency: RefCell::new(Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")),
-            started: Cell::new(0),
-            done: Cell::new(0),
-            target,
-            deadline: duration.map(|d| start + d),
-            finished_at: Cell::new(start),
-        });
-        self.local.block_on(&self.rt, async {
-            let mut slots = Vec::with_capacity(self.senders.len() * self.streams);
-            for sender in &self.senders {
-                for _ in 0..self.streams {
-                    slots.push(tokio::task::spawn_local(stream_slot(
-                        sender.clone(),
-                        self.uri.clone(),
-                        shared.clone(),
-                    )));
-                }
-            }
-            for slot in slots {
-                slot.await.map_err(io::Error::other)??;
-            }
-            io::Result::Ok(())
+        let (senders, streams, uri) = (&self.senders, self.streams, &self.uri);
+        let (measured, _) = closed_loop::run(&self.rt, &self.local, duration, target, |tally| {
+            senders
+                .iter()
+                .flat_map(|sender| (0..streams).map(move |_| sender))
+                .map(|sender| stream_slot(sender.clone(), uri.clone(), tally.clone()))
+                .collect()
         })?;
-        let shared = Rc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("every slot has finished"));
-        Ok(RunResult::measured(
-            cpu_before,
-            shared.done.get(),
-            shared.finished_at.get() - start,
-            shared.latency.into_inner(),
-        ))
+        Ok(measured)
     }
 }
 
@@ -186,13 +150,9 @@ where
 }
 
 /// One stream slot: request after request until the run stops.
-async fn stream_slot(sender: SendRequest<Bytes>, uri: http::Uri, shared: Rc<Shared>) -> io::Result<()> {
+async fn stream_slot(sender: SendRequest<Bytes>, uri: http::Uri, tally: Rc<Tally>) -> io::Result<()> {
     let mut sender = sender;
-    loop {
-        if shared.started.get() >= shared.target || shared.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(());
-        }
-        shared.started.set(shared.started.get() + 1);
+    while tally.begin() {
         let sent_at = Instant::now();
         sender = sender.ready().await.map_err(h2_error)?;
         let request = http::Request::get(uri.clone()).body(()).map_err(io::Error::other)?;
@@ -206,12 +166,7 @@ async fn stream_slot(sender: SendRequest<Bytes>, uri: http::Uri, shared: Rc<Shar
             let chunk = chunk.map_err(h2_error)?;
             let _ = body.flow_control().release_capacity(chunk.len());
         }
-        let now = Instant::now();
-        let _ = shared
-            .latency
-            .borrow_mut()
-            .record((now - sent_at).as_nanos().max(1) as u64);
-        shared.done.set(shared.done.get() + 1);
-        shared.finished_at.set(now);
+        tally.answered(sent_at);
     }
+    Ok(())
 }

@@ -5,17 +5,16 @@
 //! runtime with tokio-rustls; a latency is the whole connection's, from
 //! the connect to the last byte.
 
-use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use roost::net::tls::rustls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::closed_loop::{self, Tally};
 use crate::rpc_client::RunResult;
 
 /// Connections opened one after another by `concurrency` loops.
@@ -25,16 +24,6 @@ pub struct HandshakeClient {
     addr: SocketAddr,
     config: Arc<rustls::ClientConfig>,
     concurrency: usize,
-}
-
-/// What the loops of one run share (all on this thread).
-struct Shared {
-    latency: RefCell<Histogram<u64>>,
-    started: Cell<u64>,
-    done: Cell<u64>,
-    target: u64,
-    deadline: Option<Instant>,
-    finished_at: Cell<Instant>,
 }
 
 impl HandshakeClient {
@@ -78,45 +67,22 @@ impl HandshakeClient {
     }
 
     fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
-        let cpu_before = crate::sys::cpu_time();
-        let start = Instant::now();
-        let shared = Rc::new(Shared {
-            latency: RefCell::new(Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")),
-            started: Cell::new(0),
-            done: Cell::new(0),
-            target,
-            deadline: duration.map(|d| start + d),
-            finished_at: Cell::new(start),
-        });
-        self.local.block_on(&self.rt, async {
-            let loops: Vec<_> = (0..self.concurrency)
-                .map(|_| tokio::task::spawn_local(one_after_another(self.addr, self.config.clone(), shared.clone())))
-                .collect();
-            for one in loops {
-                one.await.map_err(io::Error::other)??;
-            }
-            io::Result::Ok(())
+        let (addr, config, loops) = (self.addr, &self.config, self.concurrency);
+        let (measured, _) = closed_loop::run(&self.rt, &self.local, duration, target, |tally| {
+            (0..loops)
+                .map(|_| one_after_another(addr, config.clone(), tally.clone()))
+                .collect()
         })?;
-        let shared = Rc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("every loop has finished"));
-        Ok(RunResult::measured(
-            cpu_before,
-            shared.done.get(),
-            shared.finished_at.get() - start,
-            shared.latency.into_inner(),
-        ))
+        Ok(measured)
     }
 }
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
 
 /// One loop: a connection per request until the run stops.
-async fn one_after_another(addr: SocketAddr, config: Arc<rustls::ClientConfig>, shared: Rc<Shared>) -> io::Result<()> {
+async fn one_after_another(addr: SocketAddr, config: Arc<rustls::ClientConfig>, tally: Rc<Tally>) -> io::Result<()> {
     let mut response = Vec::with_capacity(256);
-    loop {
-        if shared.started.get() >= shared.target || shared.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(());
-        }
-        shared.started.set(shared.started.get() + 1);
+    while tally.begin() {
         let opened_at = Instant::now();
         let mut tls = crate::tls::connect(addr, &config).await?;
         tls.write_all(REQUEST).await?;
@@ -127,12 +93,7 @@ async fn one_after_another(addr: SocketAddr, config: Arc<rustls::ClientConfig>, 
             return Err(io::Error::new(io::ErrorKind::InvalidData, "status is not 200"));
         }
         drop(tls);
-        let now = Instant::now();
-        let _ = shared
-            .latency
-            .borrow_mut()
-            .record((now - opened_at).as_nanos().max(1) as u64);
-        shared.done.set(shared.done.get() + 1);
-        shared.finished_at.set(now);
+        tally.answered(opened_at);
     }
+    Ok(())
 }

@@ -7,7 +7,6 @@
 //! the machine's cores with the servers, so its CPU per request bounds what
 //! they can reach.
 
-use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -15,12 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use roost::net::tls::rustls;
 
+use crate::closed_loop::{self, Tally};
 use crate::rpc_client::RunResult;
 
 /// hyper HTTP/1.1 client connections to one server, reused across runs.
@@ -34,16 +33,6 @@ pub struct HyperHttp1Client {
     /// Where, and how, to reopen a connection the server closed.
     addr: SocketAddr,
     tls: Option<Arc<rustls::ClientConfig>>,
-}
-
-/// What the connection tasks of one run share (all on this thread).
-struct Shared {
-    latency: RefCell<Histogram<u64>>,
-    started: Cell<u64>,
-    done: Cell<u64>,
-    target: u64,
-    deadline: Option<Instant>,
-    finished_at: Cell<Instant>,
 }
 
 impl HyperHttp1Client {
@@ -133,35 +122,15 @@ impl HyperHttp1Client {
             }
             io::Result::Ok(())
         })?;
-        let cpu_before = crate::sys::cpu_time();
-        let start = Instant::now();
-        let shared = Rc::new(Shared {
-            latency: RefCell::new(Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")),
-            started: Cell::new(0),
-            done: Cell::new(0),
-            target,
-            deadline: duration.map(|d| start + d),
-            finished_at: Cell::new(start),
-        });
-        let uri = self.uri.clone();
-        self.senders = self.local.block_on(&self.rt, async {
-            let slots: Vec<_> = senders
+        let uri = &self.uri;
+        let (measured, senders) = closed_loop::run(&self.rt, &self.local, duration, target, |tally| {
+            senders
                 .into_iter()
-                .map(|sender| tokio::task::spawn_local(connection_loop(sender, uri.clone(), shared.clone())))
-                .collect();
-            let mut senders = Vec::with_capacity(slots.len());
-            for slot in slots {
-                senders.push(slot.await.map_err(io::Error::other)??);
-            }
-            io::Result::Ok(senders)
+                .map(|sender| connection_loop(sender, uri.clone(), tally.clone()))
+                .collect()
         })?;
-        let shared = Rc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("every connection has finished"));
-        Ok(RunResult::measured(
-            cpu_before,
-            shared.done.get(),
-            shared.finished_at.get() - start,
-            shared.latency.into_inner(),
-        ))
+        self.senders = senders;
+        Ok(measured)
     }
 }
 
@@ -198,13 +167,9 @@ where
 async fn connection_loop(
     mut sender: SendRequest<Empty<Bytes>>,
     uri: http::Uri,
-    shared: Rc<Shared>,
+    tally: Rc<Tally>,
 ) -> io::Result<SendRequest<Empty<Bytes>>> {
-    loop {
-        if shared.started.get() >= shared.target || shared.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(sender);
-        }
-        shared.started.set(shared.started.get() + 1);
+    while tally.begin() {
         let sent_at = Instant::now();
         sender.ready().await.map_err(io::Error::other)?;
         let request = http::Request::get(uri.clone())
@@ -216,12 +181,7 @@ async fn connection_loop(
             return Err(io::Error::new(io::ErrorKind::InvalidData, "status is not 200"));
         }
         response.into_body().collect().await.map_err(io::Error::other)?;
-        let now = Instant::now();
-        let _ = shared
-            .latency
-            .borrow_mut()
-            .record((now - sent_at).as_nanos().max(1) as u64);
-        shared.done.set(shared.done.get() + 1);
-        shared.finished_at.set(now);
+        tally.answered(sent_at);
     }
+    Ok(sender)
 }

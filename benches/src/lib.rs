@@ -34,6 +34,7 @@
 #[macro_use]
 extern crate roost_runtime;
 
+mod closed_loop;
 pub mod cores;
 pub mod counters;
 pub mod counting_alloc;
