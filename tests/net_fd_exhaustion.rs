@@ -25,7 +25,7 @@ fn run_child() {
     };
     // SAFETY: a plain setrlimit call with a valid struct.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
-    let rt = support::runtime(1);
+    let rt = support::unpinned_runtime(1);
     let server = support::echo_server(&rt, ListenOptions::new().backlog(1024));
     println!("ADDR {}", server.local_addr());
     std::io::stdout().flush().unwrap();

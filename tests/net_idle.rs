@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use roost::net::ListenOptions;
-use support::{eventually, runtime};
+use support::{eventually, unpinned_runtime};
 
 const CHILD_ENV: &str = "ROOST_IDLE_CHILD";
 const CONNECTIONS: usize = 10_000;
@@ -44,7 +44,7 @@ fn ten_thousand_idle_connections_release_their_buffers() {
         run_child(addr.to_str().unwrap().parse().unwrap());
         return;
     }
-    let rt = runtime(2);
+    let rt = unpinned_runtime(2);
     for h in rt
         .handle()
         .on_each_worker(|| roost::net::idle::set_idle_release(Duration::from_millis(300)))

@@ -12,16 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use roost_net::TcpStream;
-use roost_runtime::Runtime;
 use support::watchdog;
-
-fn runtime() -> Runtime {
-    Runtime::builder()
-        .worker_threads(1)
-        .pin_workers(false)
-        .build()
-        .expect("runtime")
-}
 
 #[test]
 fn a_refused_sweeper_does_not_leave_the_thread_unswept() {
@@ -31,7 +22,7 @@ fn a_refused_sweeper_does_not_leave_the_thread_unswept() {
 
         // Runtime A: a stream made in `block_on` while A drains. A task on
         // its worker holds the drain open until the stream exists.
-        let rt_a = runtime();
+        let rt_a = support::unpinned_runtime(1);
         let handle_a = rt_a.handle().clone();
         let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
         let hold = rt_a.spawn(async move {
@@ -61,7 +52,7 @@ fn a_refused_sweeper_does_not_leave_the_thread_unswept() {
         let _ = peer.accept().unwrap();
 
         // Runtime B on the same thread: its streams are swept again.
-        let rt_b = runtime();
+        let rt_b = support::unpinned_runtime(1);
         rt_b.block_on(async {
             roost_net::idle::set_idle_release(Duration::from_millis(20));
             let listener = roost_net::TcpListener::bind("127.0.0.1:0").await.unwrap();

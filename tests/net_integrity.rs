@@ -10,14 +10,14 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 
 use roost::net::ListenOptions;
-use support::{runtime, ByteStream, Rng};
+use support::{unpinned_runtime, ByteStream, Rng};
 
 const CONNECTIONS: usize = 64;
 const BYTES: usize = 16 << 20;
 
 #[test]
 fn sixty_four_connections_echo_sixteen_mib_each_intact() {
-    let rt = runtime(2);
+    let rt = unpinned_runtime(2);
     let server = support::echo_server(&rt, ListenOptions::new());
     let addr = server.local_addr();
     let clients: Vec<_> = (0..CONNECTIONS as u64)

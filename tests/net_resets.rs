@@ -11,14 +11,14 @@ use std::thread;
 use std::time::Duration;
 
 use roost::net::ListenOptions;
-use support::{eventually, open_fds, runtime, ByteStream};
+use support::{eventually, open_fds, unpinned_runtime, ByteStream};
 
 const CONNECTIONS: u64 = 100;
 const BYTES: usize = 1 << 20;
 
 #[test]
 fn resets_mid_stream_leave_nothing_behind() {
-    let rt = runtime(2);
+    let rt = unpinned_runtime(2);
     let server = support::echo_server(&rt, ListenOptions::new());
     let addr = server.local_addr();
     let fds_before = open_fds();

@@ -20,7 +20,7 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn frames_split_and_batched_are_answered_and_oversized_ones_refused() {
-    let rt = support::runtime(1);
+    let rt = support::unpinned_runtime(1);
     let server = support::rpc_server(&rt, ListenOptions::new());
     let mut c = TcpStream::connect(server.local_addr()).unwrap();
     c.set_nodelay(true).unwrap();

@@ -17,14 +17,6 @@ use support::watchdog;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn runtime(workers: usize) -> Runtime {
-    Runtime::builder()
-        .worker_threads(workers)
-        .pin_workers(false)
-        .build()
-        .expect("runtime")
-}
-
 /// Replies to each request byte with the index of the worker serving it.
 async fn which_worker(stream: TcpStream) {
     while let Ok(Some(request)) = stream.recv().await {
@@ -75,7 +67,7 @@ fn pending_on(rt: &Runtime, worker: usize) -> u32 {
 #[test]
 fn an_unexpected_accept_error_is_reported_and_the_other_workers_serve_on() {
     watchdog(LIMIT, "accept failure", || {
-        let rt = runtime(2);
+        let rt = support::unpinned_runtime(2);
         let server = start(&rt);
         assert_eq!(server.accepting_workers(), 2);
         assert!(server.check().is_ok());
@@ -105,7 +97,7 @@ fn an_unexpected_accept_error_is_reported_and_the_other_workers_serve_on() {
 #[test]
 fn exhaustion_errors_keep_the_backoff_and_report_nothing() {
     watchdog(LIMIT, "accept exhaustion", || {
-        let rt = runtime(2);
+        let rt = support::unpinned_runtime(2);
         let server = start(&rt);
         inject_on(&rt, 1, libc::ENFILE, 3);
         // Connect until worker 1 serves one: it went through the three
@@ -128,7 +120,7 @@ fn exhaustion_errors_keep_the_backoff_and_report_nothing() {
 #[test]
 fn a_worker_stopped_by_its_reactor_is_reported_to_the_server() {
     watchdog(LIMIT, "reactor failure under serve", || {
-        let rt = runtime(2);
+        let rt = support::unpinned_runtime(2);
         let server = start(&rt);
         rt.block_on(rt.handle().spawn_on(1, async {
             roost_runtime::io::__inject_poll_errors(libc::EINVAL, u32::MAX).unwrap();

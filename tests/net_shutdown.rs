@@ -10,11 +10,11 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use roost::net::ListenOptions;
-use support::{eventually, runtime};
+use support::{eventually, unpinned_runtime};
 
 #[test]
 fn shutdown_with_a_thousand_idle_connections() {
-    let rt = runtime(2);
+    let rt = unpinned_runtime(2);
     let server = support::echo_server(&rt, ListenOptions::new().backlog(2048));
     let clients: Vec<TcpStream> = (0..1_000)
         .map(|_| TcpStream::connect(server.local_addr()).unwrap())

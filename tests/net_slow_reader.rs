@@ -13,7 +13,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use roost::net::ListenOptions;
-use support::{echo_server, runtime, ByteStream};
+use support::{echo_server, unpinned_runtime, ByteStream};
 
 /// What the client sends in all.
 const TOTAL: usize = 32 << 20;
@@ -36,7 +36,7 @@ fn writable_within(stream: &TcpStream, ms: i32) -> bool {
 
 #[test]
 fn a_client_that_stops_reading_stalls_the_server_instead_of_growing_it() {
-    let rt = runtime(1);
+    let rt = unpinned_runtime(1);
     let server = echo_server(&rt, ListenOptions::new());
     let mut client = TcpStream::connect(server.local_addr()).unwrap();
     client.set_nonblocking(true).unwrap();

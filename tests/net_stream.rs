@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use roost::alloc::ArenaBytesMut;
 use roost::net::{ListenOptions, TcpListener, TcpStream};
-use support::runtime;
+use support::unpinned_runtime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// An echo server that runs until its runtime shuts down; its address.
@@ -25,7 +25,7 @@ fn echo_server(rt: &roost::runtime::Runtime, options: ListenOptions) -> SocketAd
 
 #[test]
 fn socket_options_round_trip() {
-    let rt = runtime(1);
+    let rt = unpinned_runtime(1);
     let addr = echo_server(&rt, ListenOptions::new());
     rt.block_on_local(move || async move {
         let s = TcpStream::connect(addr).await.unwrap();
@@ -51,7 +51,7 @@ fn socket_options_round_trip() {
 
 #[test]
 fn connect_errors_are_clear() {
-    let rt = runtime(1);
+    let rt = unpinned_runtime(1);
     // A port nobody listens on: refused.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -87,7 +87,7 @@ fn connect_errors_are_clear() {
 
 #[test]
 fn half_close_gives_eof_and_the_other_direction_goes_on() {
-    let rt = runtime(1);
+    let rt = unpinned_runtime(1);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let peer = std::thread::spawn(move || {
@@ -113,7 +113,7 @@ fn half_close_gives_eof_and_the_other_direction_goes_on() {
 
 #[test]
 fn tokio_io_traits_and_vectored_sends() {
-    let rt = runtime(2);
+    let rt = unpinned_runtime(2);
     let addr = echo_server(&rt, ListenOptions::new());
     rt.block_on_local(move || async move {
         let mut s = TcpStream::connect(addr).await.unwrap();
@@ -149,7 +149,7 @@ fn tokio_io_traits_and_vectored_sends() {
 
 #[test]
 fn split_halves_read_and_write_concurrently() {
-    let rt = runtime(1);
+    let rt = unpinned_runtime(1);
     let addr = echo_server(&rt, ListenOptions::new());
     rt.block_on_local(move || async move {
         let s = TcpStream::connect(addr).await.unwrap();
@@ -179,7 +179,7 @@ fn split_halves_read_and_write_concurrently() {
 
 #[test]
 fn a_connection_moves_between_workers_explicitly() {
-    let rt = runtime(2);
+    let rt = unpinned_runtime(2);
     let addr = echo_server(&rt, ListenOptions::new());
     let std_stream = rt.block_on_local(move || async move {
         let mut s = TcpStream::connect(addr).await.unwrap();
@@ -207,7 +207,7 @@ fn a_connection_moves_between_workers_explicitly() {
 
 #[test]
 fn cpu_steered_per_core_listeners_serve_every_connection() {
-    let rt = runtime(2);
+    let rt = unpinned_runtime(2);
     let addr = echo_server(&rt, ListenOptions::new().cpu_steering(true));
     for i in 0..32u8 {
         let mut c = std::net::TcpStream::connect(addr).unwrap();
@@ -220,7 +220,7 @@ fn cpu_steered_per_core_listeners_serve_every_connection() {
 
 #[test]
 fn accept_on_a_plain_listener() {
-    let rt = runtime(1);
+    let rt = unpinned_runtime(1);
     let (tx, rx) = std::sync::mpsc::channel();
     let client = std::thread::spawn(move || {
         let addr: SocketAddr = rx.recv().unwrap();
@@ -246,7 +246,7 @@ fn accept_on_a_plain_listener() {
 /// are released after the idle time like any other stream's.
 #[test]
 fn a_stream_switched_to_the_arena_is_swept_when_idle() {
-    let rt = runtime(1);
+    let rt = unpinned_runtime(1);
     let parked = rt.block_on_local(move || async move {
         roost::net::idle::set_idle_release(Duration::from_millis(20));
         let options = ListenOptions::new().buffer_source(roost::net::BufferSource::Global);
@@ -287,7 +287,7 @@ fn a_stream_switched_to_the_arena_is_swept_when_idle() {
 /// compile. It sends FIN: the echo server answers and closes.
 #[test]
 fn tokio_shutdown_is_not_hidden_by_an_inherent_method() {
-    let rt = runtime(1);
+    let rt = unpinned_runtime(1);
     let addr = echo_server(&rt, ListenOptions::new());
     let echoed = rt.block_on_local(move || async move {
         let mut s = TcpStream::connect(addr).await.unwrap();

@@ -158,7 +158,7 @@ where
 
 #[test]
 fn roost_websockets_stay_on_their_worker() {
-    let rt = net::runtime(2);
+    let rt = net::unpinned_runtime(2);
     let server = start(&rt, Server::builder());
     let addr = server.local_addr();
     for _ in 0..4 {
@@ -175,7 +175,7 @@ fn roost_websockets_stay_on_their_worker() {
 
 #[test]
 fn axums_own_websocket_upgrade_works_through_the_relay() {
-    let rt = net::runtime(2);
+    let rt = net::unpinned_runtime(2);
     let server = start(&rt, Server::builder());
     let addr = server.local_addr();
     let place = rt.block_on(async {
@@ -189,7 +189,7 @@ fn axums_own_websocket_upgrade_works_through_the_relay() {
 
 #[test]
 fn websockets_over_tls() {
-    let rt = net::runtime(2);
+    let rt = net::unpinned_runtime(2);
     let pki = Pki::new("ws");
     let cert = pki.server(&["localhost"], 1);
     let server = start(&rt, Server::builder().tls(cert.config()));
@@ -208,7 +208,7 @@ fn websockets_over_tls() {
 
 #[test]
 fn subprotocols_are_chosen_by_the_servers_preference() {
-    let rt = net::runtime(1);
+    let rt = net::unpinned_runtime(1);
     let server = start(&rt, Server::builder());
     let addr = server.local_addr();
     rt.block_on(async {
@@ -232,7 +232,7 @@ fn subprotocols_are_chosen_by_the_servers_preference() {
 /// connection.
 #[test]
 fn websockets_over_http2_extended_connect() {
-    let rt = net::runtime(2);
+    let rt = net::unpinned_runtime(2);
     let server = start(&rt, Server::builder());
     let addr = server.local_addr();
     rt.block_on(async {
@@ -283,7 +283,7 @@ fn websockets_over_http2_extended_connect() {
 /// of the worker.
 #[test]
 fn connect_tunnels_are_served() {
-    let rt = net::runtime(2);
+    let rt = net::unpinned_runtime(2);
     let target = net::echo_server(&rt, roost::net::ListenOptions::new());
     let make = || {
         hyper::service::service_fn(|mut req: Request<Body>| async move {
@@ -341,7 +341,7 @@ fn connect_tunnels_are_served() {
 /// the relay to its worker) and dropped there (sent home and closed).
 #[test]
 fn upgraded_streams_work_and_close_from_other_threads() {
-    let rt = net::runtime(1);
+    let rt = net::unpinned_runtime(1);
     let make = || {
         hyper::service::service_fn(|mut req: Request<Body>| async move {
             let upgrade = hyper::upgrade::on(&mut req);
@@ -387,7 +387,7 @@ fn upgraded_streams_work_and_close_from_other_threads() {
 /// that says what is wrong, and the connection goes on.
 #[test]
 fn bad_handshakes_are_answered_with_their_status() {
-    let rt = net::runtime(1);
+    let rt = net::unpinned_runtime(1);
     let server = start(&rt, Server::builder());
     let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -457,7 +457,7 @@ fn bad_handshakes_are_answered_with_their_status() {
 /// server goes on answering.
 #[test]
 fn vanished_clients_end_their_handlers() {
-    let rt = net::runtime(2);
+    let rt = net::unpinned_runtime(2);
     let server = start(&rt, Server::builder());
     let addr = server.local_addr();
     for cut in [0usize, 10, 512 * 1024] {
@@ -505,7 +505,7 @@ fn vanished_clients_end_their_handlers() {
 /// and they go on.
 #[test]
 fn shutdown_does_not_wait_for_upgraded_connections() {
-    let rt = net::runtime(1);
+    let rt = net::unpinned_runtime(1);
     let server = start(&rt, Server::builder());
     let addr = server.local_addr();
     rt.block_on(async {

@@ -20,7 +20,7 @@ impl Drop for DropProbe {
 
 #[test]
 fn abort_before_first_poll_never_runs_the_task() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let ran = Arc::new(AtomicBool::new(false));
     let dropped_on = Arc::new(AtomicUsize::new(usize::MAX));
     let (r, d) = (ran.clone(), dropped_on.clone());
@@ -41,7 +41,7 @@ fn abort_before_first_poll_never_runs_the_task() {
 
 #[test]
 fn abort_remote_task_before_it_starts() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let ran = Arc::new(AtomicBool::new(false));
     let r = ran.clone();
     let handle = rt.handle().clone();
@@ -64,7 +64,7 @@ fn abort_remote_task_before_it_starts() {
 
 #[test]
 fn abort_while_pending_drops_the_future_on_its_worker() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let dropped_on = Arc::new(AtomicUsize::new(usize::MAX));
     let d = dropped_on.clone();
     let started = support::Signal::new();
@@ -86,7 +86,7 @@ fn abort_while_pending_drops_the_future_on_its_worker() {
 
 #[test]
 fn abort_during_a_poll_takes_effect_after_it() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let polls = Arc::new(AtomicUsize::new(0));
     let p = polls.clone();
     let err = rt.block_on(async move {
@@ -109,7 +109,7 @@ fn abort_during_a_poll_takes_effect_after_it() {
 
 #[test]
 fn abort_after_completion_keeps_the_output() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let out = rt.block_on(async {
         let task = roost_runtime::spawn_on(1, async { 42 });
         while !task.is_finished() {
@@ -124,7 +124,7 @@ fn abort_after_completion_keeps_the_output() {
 
 #[test]
 fn abort_from_another_thread_via_abort_handle() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let task = rt.spawn(std::future::pending::<()>());
     let abort = task.abort_handle();
     let clone = abort.clone();
@@ -138,7 +138,7 @@ fn abort_racing_completion_and_handle_drop() {
     // Many rounds of abort (other thread) vs completion (worker) vs handle
     // drop (third thread): every round must end with the task finished and
     // freed, whichever wins.
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let handle = rt.handle().clone();
     let finished = Arc::new(AtomicUsize::new(0));
     support::watchdog(Duration::from_secs(30), "abort races", move || {

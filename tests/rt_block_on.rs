@@ -9,7 +9,7 @@ use roost_runtime::BlockOnError;
 
 #[test]
 fn try_block_on_inside_a_worker_returns_an_error() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let handle = rt.handle().clone();
     let inner = support::watchdog(Duration::from_secs(30), "nested block_on", move || {
         let h = handle.clone();
@@ -21,7 +21,7 @@ fn try_block_on_inside_a_worker_returns_an_error() {
 
 #[test]
 fn block_on_inside_a_worker_panics_with_a_clear_message() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let handle = rt.handle().clone();
     let err = support::watchdog(Duration::from_secs(30), "nested block_on", move || {
         let h = handle.clone();
@@ -38,8 +38,8 @@ fn block_on_inside_a_worker_panics_with_a_clear_message() {
 
 #[test]
 fn block_on_from_a_foreign_runtime_worker_is_refused_too() {
-    let a = support::runtime(1);
-    let b = support::runtime(1);
+    let a = support::pinned_runtime(1);
+    let b = support::pinned_runtime(1);
     let hb = b.handle().clone();
     let inner = a.block_on(async move { hb.try_block_on(async { 2 }) });
     assert_eq!(inner, Err(BlockOnError::InsideRuntime));
@@ -47,7 +47,7 @@ fn block_on_from_a_foreign_runtime_worker_is_refused_too() {
 
 #[test]
 fn block_on_after_shutdown_is_an_error() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     let handle = rt.handle().clone();
     rt.shutdown_timeout(Duration::from_millis(10));
     assert_eq!(handle.try_block_on(async { 3 }), Err(BlockOnError::Shutdown));
@@ -57,7 +57,7 @@ fn block_on_after_shutdown_is_an_error() {
 /// across awaits, and returns a `!Send` value.
 #[test]
 fn block_on_accepts_borrowing_non_send_futures() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     let name = String::from("roost");
     let out: std::rc::Rc<usize> = rt.block_on(async {
         let local = std::rc::Rc::new(name.len());
@@ -73,7 +73,7 @@ fn block_on_accepts_borrowing_non_send_futures() {
 /// the calling thread.
 #[test]
 fn block_on_runs_on_the_calling_thread_and_talks_to_workers() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let caller = std::thread::current().id();
     rt.block_on(async move {
         assert_eq!(roost_runtime::current_worker(), None);
@@ -96,7 +96,7 @@ fn block_on_runs_on_the_calling_thread_and_talks_to_workers() {
 /// from that thread cancels them.
 #[test]
 fn tasks_spawned_in_block_on_resume_in_the_next_call() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     struct Probe(std::sync::Arc<std::sync::atomic::AtomicBool>);
@@ -134,7 +134,7 @@ fn tasks_spawned_in_block_on_resume_in_the_next_call() {
 
 #[test]
 fn a_panic_in_block_on_propagates_and_the_runtime_stays_usable() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(async { panic!("root boom") });
     }));
@@ -144,8 +144,8 @@ fn a_panic_in_block_on_propagates_and_the_runtime_stays_usable() {
 
 #[test]
 fn block_on_two_runtimes_in_turn_on_one_thread() {
-    let a = support::runtime(1);
-    let b = support::runtime(1);
+    let a = support::pinned_runtime(1);
+    let b = support::pinned_runtime(1);
     for i in 0..3 {
         assert_eq!(
             a.block_on(async move { roost_runtime::spawn(async move { i }).await.unwrap() }),

@@ -117,7 +117,7 @@ fn abort_before_the_closure_starts_keeps_it_from_running() {
 
 #[test]
 fn handle_spawn_blocking_works_from_any_thread() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     let handle = rt.handle().clone();
     let task = std::thread::spawn(move || handle.spawn_blocking(|| "from a plain thread"))
         .join()

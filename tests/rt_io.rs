@@ -29,7 +29,7 @@ fn registration_outside_a_worker_is_an_error() {
 
 #[test]
 fn echo_across_two_registrations() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     let echoed = rt.block_on_local(|| async {
         let (a, b) = pair();
         let a = Registration::new(a).unwrap();
@@ -68,7 +68,7 @@ fn echo_across_two_registrations() {
 /// registration: each is woken by its own direction.
 #[test]
 fn read_and_write_waiters_are_separate() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     let handle = rt.handle().clone();
     support::watchdog(Duration::from_secs(30), "two waiters", move || {
         handle.block_on_local(|| async {
@@ -131,7 +131,7 @@ fn read_and_write_waiters_are_separate() {
 
 #[test]
 fn drop_deregisters_and_into_inner_gives_the_source_back() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     rt.block_on_local(|| async {
         let sources = || roost_runtime::Handle::current().metrics().workers[0].io_sources;
         let (a, b) = pair();

@@ -5,7 +5,7 @@ mod support;
 
 #[test]
 fn panic_is_reported_as_join_error() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let err = rt.block_on(async {
         roost_runtime::spawn_on(1, async { panic!("task blew up") })
             .await
@@ -20,7 +20,7 @@ fn panic_is_reported_as_join_error() {
 
 #[test]
 fn worker_survives_panics() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let results = rt.block_on(async {
         let mut out = Vec::new();
         for i in 0..20 {
@@ -56,7 +56,7 @@ fn worker_survives_panics() {
 
 #[test]
 fn panic_of_a_detached_task_is_contained() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     rt.block_on(async {
         drop(roost_runtime::spawn_local(async { panic!("nobody listens") }));
         roost_runtime::yield_now().await;
@@ -67,7 +67,7 @@ fn panic_of_a_detached_task_is_contained() {
 
 #[test]
 fn block_on_resumes_the_futures_panic() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(async { panic!("main future panicked") });
     }));

@@ -24,7 +24,7 @@ impl Drop for DropProbe {
 
 #[test]
 fn shutdown_cancels_pending_tasks_on_their_own_worker() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let probes: Vec<Arc<AtomicUsize>> = (0..2).map(|_| Arc::new(AtomicUsize::new(usize::MAX))).collect();
     let mut tasks = Vec::new();
     for (w, probe) in probes.iter().enumerate() {
@@ -51,7 +51,7 @@ fn shutdown_cancels_pending_tasks_on_their_own_worker() {
 
 #[test]
 fn graceful_shutdown_lets_running_tasks_finish() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let finished = Arc::new(AtomicBool::new(false));
     let f = finished.clone();
     let task = rt.spawn(async move {
@@ -71,7 +71,7 @@ fn graceful_shutdown_lets_running_tasks_finish() {
 
 #[test]
 fn spawns_are_refused_once_shutdown_begins() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let handle = rt.handle().clone();
     let (started_tx, started_rx) = mpsc::channel();
     let (result_tx, result_rx) = mpsc::channel();
@@ -106,7 +106,7 @@ fn spawns_are_refused_once_shutdown_begins() {
 /// released when the last buffer goes home.
 #[test]
 fn shutdown_with_buffers_held_on_another_thread() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let (buf_tx, buf_rx) = mpsc::channel::<ArenaBytesMut>();
     // Each worker allocates buffers from its arena and hands them out;
     // some tasks stay pending so that shutdown has something to cancel.
@@ -142,7 +142,7 @@ fn shutdown_with_buffers_held_on_another_thread() {
 /// when the last buffer returns.
 #[test]
 fn abandoned_arena_is_released_by_the_last_late_return() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     let (tx, rx) = mpsc::channel::<ArenaBytesMut>();
     rt.block_on_local(move || async move {
         for _ in 0..8 {
@@ -171,7 +171,7 @@ fn abandoned_arena_is_released_by_the_last_late_return() {
 /// shutdown on their own.
 #[test]
 fn dropping_the_runtime_on_its_own_worker_does_not_deadlock() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let handle = rt.handle().clone();
     let (tx, rx) = mpsc::channel();
     let (go_tx, go_rx) = mpsc::channel::<roost_runtime::Runtime>();
@@ -207,7 +207,7 @@ fn a_task_that_wakes_itself_while_cancelled_at_shutdown() {
         }
     }
     for workers in [1, 2] {
-        let rt = support::runtime(workers);
+        let rt = support::pinned_runtime(workers);
         rt.block_on_local(|| async {
             let notify = Arc::new(Notify::new());
             drop(roost_runtime::spawn(async move {

@@ -13,7 +13,7 @@ use roost_runtime::{Handle, Runtime, SpawnError};
 
 #[test]
 fn spawn_on_every_worker_runs_there() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let seen = rt.block_on(async {
         let n = roost_runtime::worker_count().unwrap();
         let handles: Vec<_> = (0..n)
@@ -30,7 +30,7 @@ fn spawn_on_every_worker_runs_there() {
 
 #[test]
 fn handle_spawn_round_robin_reaches_every_worker() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let mut workers = rt.block_on(async {
         let handles: Vec<_> = (0..8)
             .map(|_| roost_runtime::Handle::current().spawn(async { roost_runtime::current_worker().unwrap() }))
@@ -48,7 +48,7 @@ fn handle_spawn_round_robin_reaches_every_worker() {
 
 #[test]
 fn spawn_from_foreign_threads_and_join_there() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let handle = rt.handle().clone();
     let threads: Vec<_> = (0..4u64)
         .map(|t| {
@@ -72,7 +72,7 @@ fn spawn_from_foreign_threads_and_join_there() {
 
 #[test]
 fn spawn_local_keeps_non_send_state_on_its_worker() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let out = rt.block_on_local(|| async {
         let counter = Rc::new(std::cell::Cell::new(0));
         let mut handles = Vec::new();
@@ -94,7 +94,7 @@ fn spawn_local_keeps_non_send_state_on_its_worker() {
 
 #[test]
 fn dropping_the_join_handle_detaches_the_task() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let done = Arc::new(AtomicUsize::new(0));
     let signal = support::Signal::new();
     let (d, s) = (done.clone(), signal.clone());
@@ -111,7 +111,7 @@ fn dropping_the_join_handle_detaches_the_task() {
 
 #[test]
 fn on_each_worker_runs_once_per_worker() {
-    let rt = support::runtime(3);
+    let rt = support::pinned_runtime(3);
     let count = Arc::new(AtomicUsize::new(0));
     let c = count.clone();
     let handles = rt.handle().on_each_worker(move || {
@@ -134,7 +134,7 @@ fn on_each_worker_runs_once_per_worker() {
 #[test]
 fn more_workers_than_cores_pin_around_the_cores() {
     // Four pinned workers on however few cores the machine has.
-    let rt = support::runtime(4);
+    let rt = support::pinned_runtime(4);
     let seen = rt.block_on(async {
         let mut out = Vec::new();
         for w in 0..4 {
@@ -186,7 +186,7 @@ fn misuse_off_worker_is_reported() {
         roost_runtime::try_spawn_local(async {}).unwrap_err(),
         SpawnError::NoRuntime
     );
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     assert_eq!(
         rt.handle().try_spawn_on(7, async {}).unwrap_err(),
         SpawnError::NoSuchWorker { worker: 7, workers: 2 }
@@ -199,7 +199,7 @@ fn misuse_off_worker_is_reported() {
 #[test]
 fn hundred_thousand_live_tasks() {
     const TASKS: usize = 100_000;
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let handle = rt.handle().clone();
     let sum = support::watchdog(Duration::from_secs(60), "100k live tasks", move || {
         handle.block_on(async {

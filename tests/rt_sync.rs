@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 #[test]
 fn mpsc_pipeline_across_workers() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let total = rt.block_on(async {
         let (tx, mut rx) = mpsc::channel::<u64>(8);
         let (out_tx, mut out_rx) = mpsc::channel::<u64>(8);
@@ -37,7 +37,7 @@ fn mpsc_pipeline_across_workers() {
 
 #[test]
 fn unbounded_mpsc_from_many_senders() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let count = rt.block_on(async {
         let (tx, mut rx) = mpsc::unbounded_channel::<usize>();
         for t in 0..16 {
@@ -66,7 +66,7 @@ fn unbounded_mpsc_from_many_senders() {
 
 #[test]
 fn oneshot_request_reply_between_workers() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let replies = rt.block_on(async {
         let (req_tx, mut req_rx) = mpsc::channel::<(u32, oneshot::Sender<(u32, usize)>)>(4);
         roost_runtime::spawn_on(1, async move {
@@ -91,7 +91,7 @@ fn oneshot_request_reply_between_workers() {
 
 #[test]
 fn notify_wakes_waiters_on_other_workers() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     rt.block_on(async {
         let notify = Arc::new(Notify::new());
         let done = Arc::new(Notify::new());
@@ -120,7 +120,7 @@ fn notify_wakes_waiters_on_other_workers() {
 
 #[test]
 fn oneshot_dropped_sender_wakes_receiver_with_error() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let err = rt.block_on(async {
         let (tx, rx) = oneshot::channel::<()>();
         roost_runtime::spawn_on(1, async move {

@@ -15,7 +15,7 @@ use roost_runtime::time::{interval, sleep, sleep_until, timeout, MissedTickBehav
 
 #[test]
 fn sleep_never_completes_early() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     rt.block_on(async {
         for ms in [0u64, 1, 2, 5] {
             let start = Instant::now();
@@ -27,7 +27,7 @@ fn sleep_never_completes_early() {
 
 #[test]
 fn timers_fire_in_deadline_order() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     let order = rt.block_on_local(|| async {
         let log = Rc::new(RefCell::new(Vec::new()));
         let base = Instant::now() + Duration::from_millis(2);
@@ -51,7 +51,7 @@ fn timers_fire_in_deadline_order() {
 
 #[test]
 fn dropped_and_aborted_timers_are_cancelled() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     rt.block_on_local(|| async {
         let fired = Rc::new(RefCell::new(0));
         // A timeout whose future wins drops its sleep.
@@ -90,7 +90,7 @@ fn dropped_and_aborted_timers_are_cancelled() {
 #[test]
 fn hundred_thousand_pending_timers() {
     const TIMERS: usize = 100_000;
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     let handle = rt.handle().clone();
     let (order, cancelled, pending_peak, pending_after) =
         support::watchdog(Duration::from_secs(60), "100k timers", move || {
@@ -163,7 +163,7 @@ fn hundred_thousand_pending_timers() {
 /// of the task only ever pushes later ticks further out.
 #[test]
 fn interval_ticks_on_schedule_and_applies_missed_tick_policy() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     rt.block_on(async {
         let period = Duration::from_millis(3);
         // Burst (default): the schedule is kept, missed ticks come at once.
@@ -203,7 +203,7 @@ fn interval_ticks_on_schedule_and_applies_missed_tick_policy() {
 
 #[test]
 fn timeout_elapses_for_a_stuck_future_and_not_for_a_ready_one() {
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     rt.block_on(async {
         let start = Instant::now();
         let r = timeout(Duration::from_millis(3), std::future::pending::<()>()).await;
@@ -223,7 +223,7 @@ fn timeout_elapses_for_a_stuck_future_and_not_for_a_ready_one() {
 
 #[test]
 fn sleep_reset_moves_the_deadline() {
-    let rt = support::runtime(1);
+    let rt = support::pinned_runtime(1);
     rt.block_on(async {
         let mut s = sleep(Duration::from_secs(3600));
         assert!(support::poll_once(&mut s).is_pending());

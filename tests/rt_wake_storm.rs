@@ -19,7 +19,7 @@ use std::time::Duration;
 fn million_cross_worker_ping_pong_wakes() {
     const PAIRS: usize = 100;
     const ROUND_TRIPS: usize = 5_000;
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let handle = rt.handle().clone();
     let trips = support::watchdog(Duration::from_secs(60), "ping-pong wake storm", move || {
         handle.block_on(async {
@@ -141,7 +141,7 @@ fn wake_storm(
 fn million_wakes_from_everywhere_into_one_task() {
     const PER_SOURCE: u64 = 250_000;
     const SOURCES: u64 = 4;
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     let polls = wake_storm(&rt, "wake storm", 2, &[0, 1], PER_SOURCE, Waker::wake_by_ref);
     // Wakes while the task is already scheduled coalesce into one poll.
     assert!((2..=PER_SOURCE * SOURCES + 1).contains(&polls), "{polls} polls");
@@ -155,7 +155,7 @@ fn million_wakes_from_everywhere_into_one_task() {
 fn wakes_by_value_from_a_peer_worker_and_a_thread() {
     const PER_SOURCE: u64 = 200_000;
     const SOURCES: u64 = 2;
-    let rt = support::runtime(2);
+    let rt = support::pinned_runtime(2);
     // Deliberately by value: each wake hands a reference over.
     #[allow(clippy::waker_clone_wake)]
     let by_value: fn(&Waker) = |w| w.clone().wake();

@@ -13,14 +13,11 @@ mod echo;
 #[path = "../../examples/rpc.rs"]
 pub mod rpc;
 
-/// A runtime with `workers` unpinned workers (tests share the machine).
-pub fn runtime(workers: usize) -> Runtime {
-    Runtime::builder()
-        .worker_threads(workers)
-        .pin_workers(false)
-        .build()
-        .expect("runtime")
-}
+// The runtimes live with the runtime tests' helpers: one definition each.
+#[path = "rt.rs"]
+mod rt;
+#[allow(unused_imports)]
+pub use rt::unpinned_runtime;
 
 /// Starts `examples/echo.rs`'s per-core echo server on a loopback port.
 pub fn echo_server(rt: &Runtime, options: ListenOptions) -> Server {

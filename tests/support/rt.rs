@@ -12,9 +12,19 @@ use roost_runtime::Runtime;
 
 /// A runtime with `workers` pinned workers (pinning wraps around the cores
 /// when there are more workers than cores).
-pub fn runtime(workers: usize) -> Runtime {
+pub fn pinned_runtime(workers: usize) -> Runtime {
     Runtime::builder()
         .worker_threads(workers)
+        .build()
+        .expect("runtime builds")
+}
+
+/// A runtime with `workers` unpinned workers: for tests that share the
+/// machine with other tests and with the clients they run.
+pub fn unpinned_runtime(workers: usize) -> Runtime {
+    Runtime::builder()
+        .worker_threads(workers)
+        .pin_workers(false)
         .build()
         .expect("runtime builds")
 }
