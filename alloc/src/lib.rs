@@ -40,21 +40,21 @@
 
 mod arena;
 mod block;
-mod buffer;
+mod bytes;
+mod bytes_mut;
 mod config;
-mod frozen;
 mod loom;
 mod remote;
 mod slot;
 mod stats;
 
+pub use crate::bytes::ArenaBytes;
+pub use crate::bytes_mut::ArenaBytesMut;
 pub use arena::{
     drain_returns, flush_returns, maintain, note_ring_dry, Arena, ArenaConfig, ArenaMonitor, DrainNotifier,
     InstallError,
 };
 pub use block::{CHUNK_SIZE, CLASS_SIZES, MAX_BLOCK_SIZE};
-pub use buffer::ArenaBytesMut;
-pub use frozen::ArenaBytes;
 pub use remote::{BATCH_DESTINATIONS, RETURN_BATCH};
 pub use slot::ReuseSlot;
 pub use stats::ArenaStats;

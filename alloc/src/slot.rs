@@ -33,7 +33,7 @@ use std::ptr::{self, NonNull};
 
 use crate::arena::{self, ArenaInner};
 use crate::block::{BlockMeta, HEAP_CLASS};
-use crate::buffer::ArenaBytesMut;
+use crate::bytes_mut::ArenaBytesMut;
 use crate::loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// `state` of a closed slot.

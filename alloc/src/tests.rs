@@ -3,7 +3,7 @@
 use std::sync::mpsc;
 use std::thread;
 
-use bytes::{Buf, BufMut};
+use ::bytes::{Buf, BufMut};
 
 use crate::*;
 

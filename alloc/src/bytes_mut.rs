@@ -15,11 +15,11 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 use std::ops::{Deref, DerefMut};
 use std::ptr::{self, NonNull};
 
-use bytes::buf::UninitSlice;
+use ::bytes::buf::UninitSlice;
 
 use crate::arena;
 use crate::block::{self, BlockMeta, HEAP_CLASS};
-use crate::frozen::ArenaBytes;
+use crate::bytes::ArenaBytes;
 use crate::loom::sync::atomic::Ordering;
 use crate::slot::{ReuseSlot, SlotShared};
 
@@ -459,7 +459,7 @@ impl fmt::Debug for ArenaBytesMut {
 
 // SAFETY: `chunk_mut` hands out exactly the unfilled window `[len, cap)`, and
 // `advance_mut` only moves `len` within it.
-unsafe impl bytes::BufMut for ArenaBytesMut {
+unsafe impl ::bytes::BufMut for ArenaBytesMut {
     #[inline]
     fn remaining_mut(&self) -> usize {
         isize::MAX as usize - self.len

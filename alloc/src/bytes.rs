@@ -1,5 +1,9 @@
 //! `ArenaBytes`: a shared, immutable view of an arena block.
 //!
+//! (This file and `bytes_mut.rs` are named as the bytes crate names its
+//! `Bytes` and `BytesMut`; paths to that crate are written `::bytes::` in
+//! this crate, so that they never read as this module.)
+//!
 //! Clones share the block; its reference count lives in the block's meta, in
 //! the chunk header, so a clone costs one atomic increment and no allocation.
 //! The block goes home (or parks in its slot) when the last handle drops,
@@ -11,7 +15,7 @@ use std::ops::{Bound, Deref, RangeBounds};
 use std::ptr::NonNull;
 
 use crate::block::BlockMeta;
-use crate::buffer::{drop_handle, ArenaBytesMut};
+use crate::bytes_mut::{drop_handle, ArenaBytesMut};
 
 /// A shared, immutable, cheaply clonable buffer on an arena block.
 ///
@@ -21,7 +25,7 @@ use crate::buffer::{drop_handle, ArenaBytesMut};
 /// # Examples
 ///
 /// ```
-/// use bytes::Buf;
+/// use ::bytes::Buf;
 /// use roost_alloc::{ArenaBytes, ArenaBytesMut};
 ///
 /// let frozen: ArenaBytes = ArenaBytesMut::copy_from_slice(b"hello world").freeze();
@@ -114,7 +118,7 @@ impl ArenaBytes {
     /// Panics if `at > len()`.
     pub fn split_to(&mut self, at: usize) -> Self {
         let front = self.slice(..at);
-        bytes::Buf::advance(self, at);
+        ::bytes::Buf::advance(self, at);
         front
     }
 
@@ -165,8 +169,8 @@ impl ArenaBytes {
     /// small global allocation (about 40 bytes) and its drop one free; the
     /// block itself still goes home to its arena when the `Bytes` and all its
     /// clones are gone.
-    pub fn into_bytes(self) -> bytes::Bytes {
-        bytes::Bytes::from_owner(self)
+    pub fn into_bytes(self) -> ::bytes::Bytes {
+        ::bytes::Bytes::from_owner(self)
     }
 }
 
@@ -225,7 +229,7 @@ impl fmt::Debug for ArenaBytes {
     }
 }
 
-impl bytes::Buf for ArenaBytes {
+impl ::bytes::Buf for ArenaBytes {
     #[inline]
     fn remaining(&self) -> usize {
         self.len
@@ -251,7 +255,7 @@ impl From<ArenaBytesMut> for ArenaBytes {
     }
 }
 
-impl From<ArenaBytes> for bytes::Bytes {
+impl From<ArenaBytes> for ::bytes::Bytes {
     fn from(buf: ArenaBytes) -> Self {
         buf.into_bytes()
     }
