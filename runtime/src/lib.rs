@@ -60,7 +60,6 @@ mod compat;
 mod context;
 mod error;
 mod handle;
-mod idle;
 pub mod io;
 mod loom;
 mod metrics;

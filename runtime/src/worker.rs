@@ -12,7 +12,7 @@
 //!     publish metrics, check the shutdown state
 //!     if work is left: poll I/O without blocking, once `budget` polls have
 //!           run since the last look at the sockets (only if sources exist)
-//!     else: spin on the inbox as the idle policy says (`idle.rs`), then
+//!     else: spin on the inbox as the idle policy says (`sched/idle_policy.rs`), then
 //!           announce sleep on the inbox and block in mio until an event,
 //!           a timer or an unpark
 //! }
@@ -37,13 +37,13 @@ use roost_alloc::{Arena, ArenaConfig, InstallError};
 use crate::compat;
 use crate::context::{self, Context};
 use crate::handle::Handle;
-use crate::idle::{Idle, IdlePolicy, Watch};
 use crate::io::fault::AfterWait;
 use crate::io::{DriverConfig, IoDriver, Poller as Poll};
 use crate::loom::sync::{mpsc, Arc};
 use crate::loom::thread;
 use crate::runtime::{CANCELLING, DRAINING};
 use crate::sched::core::Core;
+use crate::sched::idle_policy::{Idle, IdlePolicy, Watch};
 use crate::sched::WorkerShared;
 use crate::sys::{affinity, sched};
 
@@ -284,7 +284,7 @@ pub(crate) fn run(
     }
 }
 
-/// What an idle loop watches while it spins (see `idle.rs`).
+/// What an idle loop watches while it spins (see `sched/idle_policy.rs`).
 struct LoopWatch<'a> {
     core: &'a Core,
     poll: &'a mut Poll,

@@ -1,6 +1,7 @@
 //! Per-worker scheduling: the half other threads see ([`WorkerShared`]: the
 //! inbox, the unparker, published metrics) and the half only the worker
-//! touches ([`core::Core`]: the run queue and the slab of tasks).
+//! touches ([`core::Core`]: the run queue and the slab of tasks), and the
+//! idle policy of its event loop ([`idle_policy`]).
 //!
 //! # Invariants
 //!
@@ -12,6 +13,9 @@
 //!   inbox rather than freed memory.
 
 pub(crate) mod core;
+/// What an idle event loop does (spin or park): not `roost_net::idle`,
+/// which releases idle streams' buffers.
+pub(crate) mod idle_policy;
 pub(crate) mod inbox;
 pub(crate) mod node;
 

@@ -29,8 +29,8 @@ use loom::thread;
 
 use super::{RuntimeShared, CANCELLING, DRAINING};
 use crate::blocking::pool::BlockingPool;
-use crate::idle::IdlePolicy;
 use crate::io::{Driver, DriverConfig};
+use crate::sched::idle_policy::IdlePolicy;
 use crate::sched::{Unpark, WorkerShared};
 use crate::worker::LoopConfig;
 
