@@ -62,8 +62,8 @@
 mod arm;
 mod bufring;
 mod complete;
-mod ops;
 mod setup;
+mod source;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -80,10 +80,10 @@ use slab::Slab;
 use crate::io::fault::AfterWait;
 
 use self::bufring::BufRing;
-pub use self::ops::SendBuf;
-pub(crate) use self::ops::UringIo;
-use self::ops::ACCEPT_QUEUE_LIMIT;
-pub(crate) use self::ops::RX_QUEUE_LIMIT;
+pub use self::source::SendBuf;
+pub(crate) use self::source::UringIo;
+use self::source::ACCEPT_QUEUE_LIMIT;
+pub(crate) use self::source::RX_QUEUE_LIMIT;
 use super::{IoDriver, IoState, READ, READ_CLOSED, WRITE, WRITE_CLOSED};
 use crate::sys::eventfd::EventFd;
 
