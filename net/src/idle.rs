@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use slab::Slab;
 
-use crate::stream::StreamInner;
+use crate::tcp::stream::StreamInner;
 
 /// The default idle-release time.
 pub const DEFAULT_IDLE_RELEASE: Duration = Duration::from_secs(10);

@@ -78,10 +78,7 @@ pub mod http;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 pub mod idle;
-mod listener;
-mod serve;
-mod split;
-mod stream;
+pub mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod udp;
@@ -89,20 +86,13 @@ pub mod unix;
 
 pub use addr::{lookup_host, ToSocketAddrs};
 #[doc(hidden)]
-pub use listener::{__inject_accept_errors, __pending_accept_errors};
-pub use listener::{ListenOptions, TcpListener, MAX_ACCEPT_BACKOFF};
-pub use serve::{serve, AcceptFailure, Server};
-pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
-pub use stream::{TcpStream, DEFAULT_RECV_SIZE};
+pub use tcp::listener::{__inject_accept_errors, __pending_accept_errors};
+pub use tcp::listener::{ListenOptions, TcpListener, MAX_ACCEPT_BACKOFF};
+pub use tcp::serve::{serve, AcceptFailure, Server};
+pub use tcp::stream::{TcpStream, DEFAULT_RECV_SIZE};
+pub use tcp::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 pub use udp::{TruncatedDatagram, UdpSocket};
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
-
-/// TCP split halves under tokio's path: `tokio::net::tcp::OwnedReadHalf`
-/// becomes `roost_net::tcp::OwnedReadHalf` (the same types as at the crate
-/// root).
-pub mod tcp {
-    pub use crate::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
-}
 
 /// Where a stream's `recv` and `alloc_send` buffers come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -341,7 +341,7 @@ impl Builder {
     {
         let options = self.listen_options.clone().reuse_port(true);
         let workers = handle.worker_count();
-        let (local_addr, sockets) = crate::serve::bind_group(&options, addr, workers)?;
+        let (local_addr, sockets) = crate::tcp::serve::bind_group(&options, addr, workers)?;
         let (shared, phase) = Shared::new(workers);
         let make_worker = Arc::new(make_worker);
         let header_read_timeout = self.header_read_timeout;

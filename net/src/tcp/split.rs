@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use crate::stream::StreamInner;
+use crate::tcp::stream::StreamInner;
 
 /// The read half of [`TcpStream::split`](crate::TcpStream::split).
 #[derive(Debug)]
