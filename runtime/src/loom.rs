@@ -5,7 +5,8 @@
 //! `RUSTFLAGS="--cfg loom" cargo test -p roost-runtime --lib --release loom`
 //! swaps every cross-thread path for loom's model-checked versions.
 //!
-//! Two deliberate exceptions, both free of synchronisation:
+//! Three deliberate exceptions, none of which orders anything between
+//! threads that a model would have to check:
 //!
 //! - metrics counters and process-unique ids use plain `core` atomics (nothing
 //!   is ordered through them; modelling them would only grow loom's state
