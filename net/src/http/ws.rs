@@ -190,7 +190,8 @@ impl WebSocketUpgrade {
     ///
     /// A [`Rejection`] that says what is missing or wrong.
     pub fn from_parts(parts: &mut Parts) -> Result<Self, Rejection> {
-        Self::from_head(&parts.method, parts.version, &parts.headers, &mut parts.extensions)
+        let checked = Self::check(&parts.method, parts.version, &parts.headers, parts.extensions.get())?;
+        Self::upgrade(checked, parts.extensions.remove())
     }
 
     /// As [`from_parts`](Self::from_parts), for a hyper service's request.
@@ -199,16 +200,23 @@ impl WebSocketUpgrade {
     ///
     /// As [`from_parts`](Self::from_parts).
     pub fn from_request<B>(request: &mut Request<B>) -> Result<Self, Rejection> {
-        let (method, version, headers) = (request.method().clone(), request.version(), request.headers().clone());
-        Self::from_head(&method, version, &headers, request.extensions_mut())
+        let checked = Self::check(
+            request.method(),
+            request.version(),
+            request.headers(),
+            request.extensions().get(),
+        )?;
+        Self::upgrade(checked, request.extensions_mut().remove())
     }
 
-    fn from_head(
+    /// Checks the head for a WebSocket handshake: its key (HTTP/1.1 only)
+    /// and the subprotocols offered, or what is wrong.
+    fn check(
         method: &Method,
         version: Version,
         headers: &HeaderMap,
-        extensions: &mut ::hyper::http::Extensions,
-    ) -> Result<Self, Rejection> {
+        protocol: Option<&::hyper::ext::Protocol>,
+    ) -> Result<(Option<HeaderValue>, Vec<HeaderValue>), Rejection> {
         let key = if version <= Version::HTTP_11 {
             if method != Method::GET {
                 return Err(Rejection::MethodNotGet);
@@ -224,7 +232,6 @@ impl WebSocketUpgrade {
             if method != Method::CONNECT {
                 return Err(Rejection::MethodNotConnect);
             }
-            let protocol = extensions.get::<::hyper::ext::Protocol>();
             if protocol.is_none_or(|p| !p.as_str().eq_ignore_ascii_case("websocket")) {
                 return Err(Rejection::NotWebSocket);
             }
@@ -236,7 +243,6 @@ impl WebSocketUpgrade {
         if version < Version::HTTP_11 {
             return Err(Rejection::NotUpgradable);
         }
-        let on_upgrade = extensions.remove::<OnUpgrade>().ok_or(Rejection::NotUpgradable)?;
         let offered = headers
             .get_all(header::SEC_WEBSOCKET_PROTOCOL)
             .iter()
@@ -244,8 +250,17 @@ impl WebSocketUpgrade {
             .filter_map(|name| HeaderValue::from_bytes(name.trim_ascii()).ok())
             .filter(|name| !name.is_empty())
             .collect();
+        Ok((key, offered))
+    }
+
+    /// A checked handshake with the request's upgrade (taken from its
+    /// extensions only once the head passed).
+    fn upgrade(
+        (key, offered): (Option<HeaderValue>, Vec<HeaderValue>),
+        on_upgrade: Option<OnUpgrade>,
+    ) -> Result<Self, Rejection> {
         Ok(Self {
-            on_upgrade,
+            on_upgrade: on_upgrade.ok_or(Rejection::NotUpgradable)?,
             key,
             offered,
             protocol: None,
