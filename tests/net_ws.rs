@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::routing::any;
 use axum::Router;
 use futures::{SinkExt, StreamExt};
-use http_body_util::Empty;
+use http_body_util::{Empty, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -126,6 +126,20 @@ where
     socket
 }
 
+/// A WebSocket to `path` on `addr`, over a plain roost stream.
+async fn connect_ws(addr: SocketAddr, path: &str) -> WebSocketStream<TcpStream> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    client(stream, &format!("ws://{addr}{path}")).await
+}
+
+/// An HTTP/1.1 WebSocket handshake for `path`, by hand, with RFC 6455's own
+/// example key (its accept value is `s3pPLMBiTxaQ9kYGzzhZRbK+xOo=`).
+fn raw_handshake(path: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"
+    )
+}
+
 /// Text, binary (large enough for many reads), a ping, the worker
 /// question, and a close, on one socket.
 async fn exercise<S>(socket: &mut WebSocketStream<S>) -> String
@@ -163,8 +177,7 @@ fn roost_websockets_stay_on_their_worker() {
     let addr = server.local_addr();
     for _ in 0..4 {
         let place = rt.block_on(async {
-            let stream = TcpStream::connect(addr).await.unwrap();
-            let mut socket = client(stream, &format!("ws://{addr}/ws")).await;
+            let mut socket = connect_ws(addr, "/ws").await;
             exercise(&mut socket).await
         });
         assert!(place.starts_with("Some("), "the callback ran off the workers: {place}");
@@ -179,8 +192,7 @@ fn axums_own_websocket_upgrade_works_through_the_relay() {
     let server = start(&rt, Server::builder());
     let addr = server.local_addr();
     let place = rt.block_on(async {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let mut socket = client(stream, &format!("ws://{addr}/axum")).await;
+        let mut socket = connect_ws(addr, "/axum").await;
         exercise(&mut socket).await
     });
     // axum's callback runs in tokio::spawn: roost's tokio-compat thread.
@@ -194,8 +206,9 @@ fn websockets_over_tls() {
     let cert = pki.server(&["localhost"], 1);
     let server = start(&rt, Server::builder().tls(cert.config()));
     let addr = server.local_addr();
-    for path in ["/ws", "/axum"] {
-        rt.block_on(async {
+    // roost's upgrade answers on a worker, axum's on the compat thread.
+    for (path, on_worker) in [("/ws", true), ("/axum", false)] {
+        let place = rt.block_on(async {
             let stream = TcpStream::connect(addr).await.unwrap();
             let stream = tls::connect(pki.client(&[b"http/1.1"]), "localhost", stream)
                 .await
@@ -203,6 +216,7 @@ fn websockets_over_tls() {
             let mut socket = client(stream, &format!("wss://localhost{path}")).await;
             exercise(&mut socket).await
         });
+        assert_eq!(place.starts_with("Some("), on_worker, "{path}: {place}");
     }
 }
 
@@ -268,14 +282,52 @@ fn websockets_over_http2_extended_connect() {
                 Message::text(format!("stream {i}"))
             );
         }
-        for socket in &mut sockets {
-            let place = {
-                socket.send(Message::text("where")).await.unwrap();
-                socket.next().await.unwrap().unwrap()
+        // roost's upgrade answers on a worker, axum's on the compat thread.
+        for (socket, on_worker) in sockets.iter_mut().zip([true, true, false]) {
+            socket.send(Message::text("where")).await.unwrap();
+            let Message::Text(place) = socket.next().await.unwrap().unwrap() else {
+                panic!("no answer to where");
             };
-            assert!(matches!(place, Message::Text(_)));
+            assert_eq!(place.as_str().starts_with("Some("), on_worker, "{place}");
         }
     });
+}
+
+/// A plain hyper service (no axum) takes the upgrade from its request with
+/// `WebSocketUpgrade::from_request`; a request that is not a handshake gets
+/// the rejection's response.
+#[test]
+fn hyper_services_take_the_upgrade_from_the_request() {
+    let rt = net::unpinned_runtime(1);
+    let make = || {
+        hyper::service::service_fn(|mut req: Request<Body>| async move {
+            let response = match WebSocketUpgrade::from_request(&mut req) {
+                Ok(upgrade) => upgrade.on_upgrade(echo).map(|_| Full::new(Bytes::new())),
+                Err(rejection) => rejection.into_response(),
+            };
+            Ok::<_, std::convert::Infallible>(response)
+        })
+    };
+    let server = rt
+        .block_on(Server::builder().serve(rt.handle(), "127.0.0.1:0".parse().unwrap(), make))
+        .unwrap();
+    let addr = server.local_addr();
+    rt.block_on(async {
+        let mut socket = connect_ws(addr, "/").await;
+        assert!(exercise(&mut socket).await.starts_with("Some("));
+    });
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    assert!(
+        answer.ends_with("the Connection header does not name upgrade"),
+        "{answer:?}"
+    );
 }
 
 /// A hyper service (no axum) that tunnels `CONNECT host:port` to the
@@ -433,11 +485,7 @@ fn bad_handshakes_are_answered_with_their_status() {
         assert!(!body.is_empty());
     }
     // And a real handshake on the same connection still works.
-    write!(
-        stream,
-        "GET /ws HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"
-    )
-    .unwrap();
+    stream.write_all(raw_handshake("/ws").as_bytes()).unwrap();
     let mut status = String::new();
     reader.read_line(&mut status).unwrap();
     assert!(status.starts_with("HTTP/1.1 101"), "{status:?}");
@@ -463,11 +511,7 @@ fn vanished_clients_end_their_handlers() {
     for cut in [0usize, 10, 512 * 1024] {
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        write!(
-            stream,
-            "GET /counted HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"
-        )
-        .unwrap();
+        stream.write_all(raw_handshake("/counted").as_bytes()).unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();
@@ -493,8 +537,7 @@ fn vanished_clients_end_their_handlers() {
         net::eventually("the handler ended", || LIVE.load(Ordering::SeqCst) == 0);
     }
     rt.block_on(async {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let mut socket = client(stream, &format!("ws://{addr}/ws")).await;
+        let mut socket = connect_ws(addr, "/ws").await;
         socket.send(Message::text("after")).await.unwrap();
         assert_eq!(socket.next().await.unwrap().unwrap(), Message::text("after"));
     });
@@ -509,8 +552,7 @@ fn shutdown_does_not_wait_for_upgraded_connections() {
     let server = start(&rt, Server::builder());
     let addr = server.local_addr();
     rt.block_on(async {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let mut socket = client(stream, &format!("ws://{addr}/ws")).await;
+        let mut socket = connect_ws(addr, "/ws").await;
         let report = server.shutdown(Duration::from_secs(30)).await;
         assert_eq!(report.forced, 0);
         socket.send(Message::text("still here")).await.unwrap();
