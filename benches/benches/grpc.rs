@@ -82,6 +82,7 @@ use std::iter::{Map, RepeatN};
 use std::net::SocketAddr;
 
 use roost::runtime::Runtime;
+use roost_benches::closed_loop::LoadClient;
 use roost_benches::counters::{register_current_thread, Counters};
 use roost_benches::counting_alloc::CountingAlloc;
 use roost_benches::grpc_client::{GrpcCall, GrpcClient};
@@ -357,7 +358,7 @@ fn main() {
             in_flight: case.in_flight,
             subjects: &mut case.subjects,
         }),
-        |client, n| client.run_calls(n).expect("run"),
+        |client, n| client.run_requests(n).expect("run"),
     );
 
     // Interleaved runs: each round runs every server once, in turn, so that

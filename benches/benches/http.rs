@@ -119,6 +119,7 @@ use hyper_util::server::conn::auto;
 use roost::net::hyper::{RoostExecutor, RoostTimer};
 use roost::net::{serve, ListenOptions};
 use roost::runtime::Runtime;
+use roost_benches::closed_loop::LoadClient;
 use roost_benches::counters::{register_current_thread, Counters};
 use roost_benches::counting_alloc::CountingAlloc;
 use roost_benches::h2_client::H2Client;
@@ -301,33 +302,8 @@ fn start_tokio_ct_per_core(cores: &[Option<usize>], timer: bool, tls: Option<Tls
     Ok(addr)
 }
 
-/// A load client of either protocol.
-enum Client {
-    Http1(Http1Client),
-    Hyper(HyperHttp1Client),
-    H2(H2Client),
-    Handshake(HandshakeClient),
-}
-
-impl Client {
-    fn run_for(&mut self, duration: Duration) -> io::Result<RunResult> {
-        match self {
-            Client::Http1(c) => c.run_for(duration),
-            Client::Hyper(c) => c.run_for(duration),
-            Client::H2(c) => c.run_for(duration),
-            Client::Handshake(c) => c.run_for(duration),
-        }
-    }
-
-    fn run_requests(&mut self, count: u64) -> io::Result<RunResult> {
-        match self {
-            Client::Http1(c) => c.run_requests(count),
-            Client::Hyper(c) => c.run_requests(count),
-            Client::H2(c) => c.run_requests(count),
-            Client::Handshake(c) => c.run_requests(count),
-        }
-    }
-}
+/// A load client of any of the cases.
+type Client = Box<dyn LoadClient>;
 
 type Subject = roost_benches::interleave::Subject<Client>;
 
@@ -430,9 +406,9 @@ fn main() {
             in_flight: H1_CONNECTIONS as u64,
             subjects: subjects(&|addr| {
                 if hyper_client {
-                    Client::Hyper(HyperHttp1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
+                    Box::new(HyperHttp1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
                 } else {
-                    Client::Http1(Http1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
+                    Box::new(Http1Client::connect(addr, H1_CONNECTIONS, "/").expect("http1 connect"))
                 }
             }),
         });
@@ -442,7 +418,7 @@ fn main() {
             label: "h2 GET / x 16x10",
             in_flight: (H2_CONNECTIONS * H2_STREAMS) as u64,
             subjects: subjects(&|addr| {
-                Client::H2(H2Client::connect(addr, H2_CONNECTIONS, H2_STREAMS, "/").expect("h2 connect"))
+                Box::new(H2Client::connect(addr, H2_CONNECTIONS, H2_STREAMS, "/").expect("h2 connect"))
             }),
         });
     }
@@ -453,7 +429,7 @@ fn main() {
             in_flight: H1_CONNECTIONS as u64,
             subjects: tls_subjects(&|addr| {
                 let client = HyperHttp1Client::connect_with(addr, H1_CONNECTIONS, "/", Some(config.clone()));
-                Client::Hyper(client.expect("https1 connect"))
+                Box::new(client.expect("https1 connect"))
             }),
         });
     }
@@ -464,7 +440,7 @@ fn main() {
             in_flight: (H2_CONNECTIONS * H2_STREAMS) as u64,
             subjects: tls_subjects(&|addr| {
                 let client = H2Client::connect_with(addr, H2_CONNECTIONS, H2_STREAMS, "/", Some(config.clone()));
-                Client::H2(client.expect("h2 tls connect"))
+                Box::new(client.expect("h2 tls connect"))
             }),
         });
     }
@@ -475,7 +451,7 @@ fn main() {
             in_flight: HANDSHAKES_IN_FLIGHT as u64,
             subjects: tls_subjects(&|addr| {
                 let client = HandshakeClient::connect(addr, HANDSHAKES_IN_FLIGHT, config.clone());
-                Client::Handshake(client.expect("handshake connect"))
+                Box::new(client.expect("handshake connect"))
             }),
         });
     }

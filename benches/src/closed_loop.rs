@@ -1,9 +1,11 @@
-//! What the async load clients ([`h2_client`](crate::h2_client),
-//! [`hyper_client`](crate::hyper_client), [`grpc_client`](crate::grpc_client),
-//! [`handshake_client`](crate::handshake_client)) share: a run of local
-//! tasks ("slots") on a tokio current-thread runtime, each sending request
-//! after request until the run has its count or its time, and the tally
-//! they keep together.
+//! What the closed-loop load clients share: [`LoadClient`], the one way a
+//! bench runs any of them; and, for the async ones
+//! ([`h2_client`](crate::h2_client), [`hyper_client`](crate::hyper_client),
+//! [`grpc_client`](crate::grpc_client),
+//! [`handshake_client`](crate::handshake_client)), a run of local tasks
+//! ("slots") on a tokio current-thread runtime, each sending request after
+//! request until the run has its count or its time, and the tally they keep
+//! together.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -14,6 +16,36 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::rpc_client::RunResult;
+
+/// A closed-loop load client: requests (or calls) one after another on
+/// each of its connections or streams.
+pub trait LoadClient {
+    /// Runs until `target` requests were begun or `duration` has passed,
+    /// whichever comes first, and reports what it measured.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, or a server that answers wrongly.
+    fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult>;
+
+    /// Runs the closed loop for `duration`.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    fn run_for(&mut self, duration: Duration) -> io::Result<RunResult> {
+        self.run(Some(duration), u64::MAX)
+    }
+
+    /// Runs the closed loop until `count` requests have been answered.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    fn run_requests(&mut self, count: u64) -> io::Result<RunResult> {
+        self.run(None, count)
+    }
+}
 
 /// The slots' common count (all on the client's thread).
 pub(crate) struct Tally {

@@ -31,7 +31,7 @@ use h2::RecvStream;
 use http::header::{HeaderValue, CONTENT_TYPE, TE};
 use http::{HeaderMap, Method, Request, StatusCode};
 
-use crate::closed_loop::{self, Tally};
+use crate::closed_loop::{self, LoadClient, Tally};
 use crate::rpc_client::RunResult;
 
 /// The gRPC message prefix: a compression flag and a big-endian `u32`
@@ -185,29 +185,12 @@ impl GrpcClient {
                 spec: call,
             }),
         };
-        client.run_calls((connections * streams) as u64)?;
+        client.run_requests((connections * streams) as u64)?;
         Ok(client)
     }
+}
 
-    /// Runs the closed loop for `duration` and reports what it measured
-    /// (its round trips are calls).
-    ///
-    /// # Errors
-    ///
-    /// Connection errors, or a server that answers wrongly.
-    pub fn run_for(&mut self, duration: Duration) -> io::Result<RunResult> {
-        self.run(Some(duration), u64::MAX)
-    }
-
-    /// Runs the closed loop until `count` calls have finished.
-    ///
-    /// # Errors
-    ///
-    /// As [`run_for`](Self::run_for).
-    pub fn run_calls(&mut self, count: u64) -> io::Result<RunResult> {
-        self.run(None, count)
-    }
-
+impl LoadClient for GrpcClient {
     fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
         let (senders, streams, call) = (&self.senders, self.streams, &self.call);
         let (measured, _) = closed_loop::run(&self.rt, &self.local, duration, target, |tally| {

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 use roost::net::tls::rustls;
 
-use crate::closed_loop::{self, Tally};
+use crate::closed_loop::{self, LoadClient, Tally};
 use crate::rpc_client::RunResult;
 
 /// HTTP/2 connections to one server, each with `streams` concurrent
@@ -104,25 +104,9 @@ impl H2Client {
         client.run_requests((connections * streams) as u64)?;
         Ok(client)
     }
+}
 
-    /// Runs the closed loop for `duration` and reports what it measured.
-    ///
-    /// # Errors
-    ///
-    /// Connection errors, or a response other than `200`.
-    pub fn run_for(&mut self, duration: Duration) -> io::Result<RunResult> {
-        self.run(Some(duration), u64::MAX)
-    }
-
-    /// Runs the closed loop until `count` requests have been answered.
-    ///
-    /// # Errors
-    ///
-    /// As [`run_for`](Self::run_for).
-    pub fn run_requests(&mut self, count: u64) -> io::Result<RunResult> {
-        self.run(None, count)
-    }
-
+impl LoadClient for H2Client {
     fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
         let (senders, streams, uri) = (&self.senders, self.streams, &self.uri);
         let (measured, _) = closed_loop::run(&self.rt, &self.local, duration, target, |tally| {

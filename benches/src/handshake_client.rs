@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use roost::net::tls::rustls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::closed_loop::{self, Tally};
+use crate::closed_loop::{self, LoadClient, Tally};
 use crate::rpc_client::RunResult;
 
 /// Connections opened one after another by `concurrency` loops.
@@ -47,25 +47,9 @@ impl HandshakeClient {
         client.run_requests(concurrency as u64)?;
         Ok(client)
     }
+}
 
-    /// Runs the closed loop for `duration` and reports what it measured.
-    ///
-    /// # Errors
-    ///
-    /// Connection or handshake errors, or a response other than `200`.
-    pub fn run_for(&mut self, duration: Duration) -> io::Result<RunResult> {
-        self.run(Some(duration), u64::MAX)
-    }
-
-    /// Runs the closed loop until `count` connections have been served.
-    ///
-    /// # Errors
-    ///
-    /// As [`run_for`](Self::run_for).
-    pub fn run_requests(&mut self, count: u64) -> io::Result<RunResult> {
-        self.run(None, count)
-    }
-
+impl LoadClient for HandshakeClient {
     fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
         let (addr, config, loops) = (self.addr, &self.config, self.concurrency);
         let (measured, _) = closed_loop::run(&self.rt, &self.local, duration, target, |tally| {

@@ -22,6 +22,7 @@ use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::closed_loop::LoadClient;
 use crate::rpc_client::RunResult;
 
 /// Largest response head plus body the client accepts.
@@ -85,24 +86,6 @@ impl Http1Client {
         Ok(client)
     }
 
-    /// Runs the closed loop for `duration` and reports what it measured.
-    ///
-    /// # Errors
-    ///
-    /// Socket errors, or a response the client cannot follow.
-    pub fn run_for(&mut self, duration: Duration) -> io::Result<RunResult> {
-        self.run(Some(duration), u64::MAX)
-    }
-
-    /// Runs the closed loop until `count` requests have been answered.
-    ///
-    /// # Errors
-    ///
-    /// As [`run_for`](Self::run_for).
-    pub fn run_requests(&mut self, count: u64) -> io::Result<RunResult> {
-        self.run(None, count)
-    }
-
     /// Reopens the connections that the server closed while they were idle
     /// between runs (a server may bound keep-alive idle time, as roost's
     /// header read timeout does), so that no run starts on a dead one.
@@ -122,53 +105,6 @@ impl Http1Client {
             }
         }
         Ok(())
-    }
-
-    fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
-        self.reopen_closed()?;
-        let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds");
-        let cpu_before = crate::sys::cpu_time();
-        let start = Instant::now();
-        let deadline = duration.map(|d| start + d);
-        let mut done = 0u64;
-        let mut in_flight = 0usize;
-        for i in 0..self.conns.len() {
-            if done + (in_flight as u64) < target {
-                self.start_request(i)?;
-                in_flight += 1;
-            }
-        }
-        let mut finished_at = start;
-        while in_flight > 0 {
-            self.poll.poll(&mut self.events, Some(Duration::from_millis(100)))?;
-            let stopping = deadline.is_some_and(|d| Instant::now() >= d);
-            let mut ready = std::mem::take(&mut self.ready);
-            ready.clear();
-            ready.extend(self.events.iter().map(|e| e.token().0));
-            for &i in &ready {
-                if !self.conns[i].active {
-                    continue;
-                }
-                if self.conns[i].written < self.request.len() {
-                    self.continue_write(i)?;
-                }
-                if !self.read_response(i)? {
-                    continue;
-                }
-                let now = Instant::now();
-                let _ = latency.record((now - self.conns[i].sent_at).as_nanos().max(1) as u64);
-                done += 1;
-                in_flight -= 1;
-                self.conns[i].active = false;
-                finished_at = now;
-                if !stopping && done + (in_flight as u64) < target {
-                    self.start_request(i)?;
-                    in_flight += 1;
-                }
-            }
-            self.ready = ready;
-        }
-        Ok(RunResult::measured(cpu_before, done, finished_at - start, latency))
     }
 
     /// Reads what connection `i` has; true once its whole response is in.
@@ -218,6 +154,55 @@ impl Http1Client {
             }
         }
         Ok(())
+    }
+}
+
+impl LoadClient for Http1Client {
+    fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
+        self.reopen_closed()?;
+        let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds");
+        let cpu_before = crate::sys::cpu_time();
+        let start = Instant::now();
+        let deadline = duration.map(|d| start + d);
+        let mut done = 0u64;
+        let mut in_flight = 0usize;
+        for i in 0..self.conns.len() {
+            if done + (in_flight as u64) < target {
+                self.start_request(i)?;
+                in_flight += 1;
+            }
+        }
+        let mut finished_at = start;
+        while in_flight > 0 {
+            self.poll.poll(&mut self.events, Some(Duration::from_millis(100)))?;
+            let stopping = deadline.is_some_and(|d| Instant::now() >= d);
+            let mut ready = std::mem::take(&mut self.ready);
+            ready.clear();
+            ready.extend(self.events.iter().map(|e| e.token().0));
+            for &i in &ready {
+                if !self.conns[i].active {
+                    continue;
+                }
+                if self.conns[i].written < self.request.len() {
+                    self.continue_write(i)?;
+                }
+                if !self.read_response(i)? {
+                    continue;
+                }
+                let now = Instant::now();
+                let _ = latency.record((now - self.conns[i].sent_at).as_nanos().max(1) as u64);
+                done += 1;
+                in_flight -= 1;
+                self.conns[i].active = false;
+                finished_at = now;
+                if !stopping && done + (in_flight as u64) < target {
+                    self.start_request(i)?;
+                    in_flight += 1;
+                }
+            }
+            self.ready = ready;
+        }
+        Ok(RunResult::measured(cpu_before, done, finished_at - start, latency))
     }
 }
 

@@ -19,7 +19,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use roost::net::tls::rustls;
 
-use crate::closed_loop::{self, Tally};
+use crate::closed_loop::{self, LoadClient, Tally};
 use crate::rpc_client::RunResult;
 
 /// hyper HTTP/1.1 client connections to one server, reused across runs.
@@ -83,25 +83,9 @@ impl HyperHttp1Client {
         client.run_requests(connections as u64)?;
         Ok(client)
     }
+}
 
-    /// Runs the closed loop for `duration` and reports what it measured.
-    ///
-    /// # Errors
-    ///
-    /// Connection errors, or a response other than `200`.
-    pub fn run_for(&mut self, duration: Duration) -> io::Result<RunResult> {
-        self.run(Some(duration), u64::MAX)
-    }
-
-    /// Runs the closed loop until `count` requests have been answered.
-    ///
-    /// # Errors
-    ///
-    /// As [`run_for`](Self::run_for).
-    pub fn run_requests(&mut self, count: u64) -> io::Result<RunResult> {
-        self.run(None, count)
-    }
-
+impl LoadClient for HyperHttp1Client {
     fn run(&mut self, duration: Option<Duration>, target: u64) -> io::Result<RunResult> {
         // Outside the timed window: reopen what a server closed while the
         // client was idle (roost's server closes keep-alive connections

@@ -14,6 +14,8 @@
 //!   `GlobalAlloc`, called directly, and a bare-ring baseline.
 //! - [`samples`]: a log of timed runs, reduced to a median time per operation.
 //! - [`report`]: summary lines that put a subject beside its baselines.
+//! - [`closed_loop`]: [`LoadClient`](closed_loop::LoadClient), how a bench
+//!   runs any HTTP or gRPC load client, and the async clients' run loop.
 //! - [`rpc_client`]: a closed-loop RPC load client on mio, with latencies.
 //! - [`http1_client`]: a closed-loop HTTP/1.1 keep-alive load client on mio.
 //! - [`h2_client`]: a closed-loop HTTP/2 (h2c) load client on the h2 crate.
@@ -34,7 +36,7 @@
 #[macro_use]
 extern crate roost_runtime;
 
-mod closed_loop;
+pub mod closed_loop;
 pub mod cores;
 pub mod counters;
 pub mod counting_alloc;
